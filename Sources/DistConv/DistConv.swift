@@ -1,0 +1,1 @@
+// Local math on buffers: im2col, convolution, pooling, ... (DESIGN.md §4).

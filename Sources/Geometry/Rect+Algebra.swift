@@ -1,0 +1,73 @@
+extension Rect {
+    /// The points in both rects; empty (of the same rank) when they are disjoint.
+    ///
+    /// The origin of an empty intersection is the clamped start, so it still says where
+    /// the rects would have met; only `isEmpty` and `volume` should be relied on then.
+    public func intersection(_ other: Rect) -> Rect {
+        precondition(rank == other.rank, "intersecting rank-\(rank) \(self) with rank-\(other.rank) \(other)")
+        var o = [Int](repeating: 0, count: rank)
+        var s = [Int](repeating: 0, count: rank)
+        for d in 0..<rank {
+            let lo = Swift.max(origin[d], other.origin[d])
+            let hi = Swift.min(origin[d] + size[d], other.origin[d] + other.size[d])
+            o[d] = lo
+            s[d] = Swift.max(0, hi - lo)
+        }
+        return Rect(origin: o, size: s)
+    }
+
+    /// True when the rects share at least one point.
+    public func intersects(_ other: Rect) -> Bool { !intersection(other).isEmpty }
+
+    /// True when every point of `other` is in `self`. The empty rect is contained in
+    /// every rect.
+    public func contains(_ other: Rect) -> Bool {
+        precondition(rank == other.rank, "rank-\(rank) \(self) vs rank-\(other.rank) \(other)")
+        if other.isEmpty { return true }
+        for d in 0..<rank where other.origin[d] < origin[d] || other.origin[d] + other.size[d] > origin[d] + size[d] {
+            return false
+        }
+        return true
+    }
+
+    /// True when the point lies in the rect.
+    public func contains(point p: [Int]) -> Bool {
+        precondition(p.count == rank, "point \(p) has rank \(p.count), rect \(self) has \(rank)")
+        for d in 0..<rank where p[d] < origin[d] || p[d] >= origin[d] + size[d] { return false }
+        return true
+    }
+
+    /// The smallest rect containing both. An empty operand does not widen the result.
+    public func union(_ other: Rect) -> Rect {
+        precondition(rank == other.rank, "rank-\(rank) \(self) vs rank-\(other.rank) \(other)")
+        if other.isEmpty { return self }
+        if isEmpty { return other }
+        let lo = zip(origin, other.origin).map { Swift.min($0, $1) }
+        let hi = zip(end, other.end).map { Swift.max($0, $1) }
+        return Rect(origin: lo, size: zip(hi, lo).map { $0 - $1 })
+    }
+
+    /// The bounding rect of many; nil for none (or only empty ones).
+    public static func bounding<S: Sequence>(_ rects: S) -> Rect? where S.Element == Rect {
+        var acc: Rect?
+        for r in rects where !r.isEmpty { acc = acc.map { $0.union(r) } ?? r }
+        return acc
+    }
+
+    /// The rect moved by `offset` per dimension.
+    public func shifted(by offset: [Int]) -> Rect {
+        precondition(offset.count == rank, "offset \(offset) for rank-\(rank) \(self)")
+        return Rect(origin: zip(origin, offset).map { $0 + $1 }, size: size)
+    }
+
+    /// The rect limited to `bounds` (their intersection).
+    public func clipped(to bounds: Rect) -> Rect { intersection(bounds) }
+
+    /// The row-major (last dimension fastest) linear offset of a point of this rect, as in
+    /// a contiguous buffer that stores exactly this rect.
+    public func linearIndex(of p: [Int]) -> Int {
+        var index = 0
+        for d in 0..<rank { index = index * size[d] + (p[d] - origin[d]) }
+        return index
+    }
+}
