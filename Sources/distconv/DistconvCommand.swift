@@ -1,4 +1,9 @@
 import ArgumentParser
+import DistConv
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct DistconvCommand: ParsableCommand {
@@ -10,5 +15,37 @@ struct DistconvCommand: ParsableCommand {
               mpirun -n 4 distconv doctor
               distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1
             """,
-        subcommands: [Doctor.self])
+        subcommands: [Doctor.self, PartitionCommand.self])
+
+    /// Runs the command; every user error (a bad flag, a malformed file, a grid that does
+    /// not fit) ends as one line on stderr and exit code 2, never a stack trace.
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help, --version
+            fail(message(for: error) + " (see 'distconv --help')")
+        }
+        do {
+            var command = command
+            try command.run()
+        } catch let error as ExitCode {
+            Glibc.exit(error.rawValue)
+        } catch let error as ModelError {
+            fail(error.description)
+        } catch let error as CLIError {
+            fail(error.description)
+        } catch {
+            fail(String(describing: error))
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        let line = "distconv: error: " + message.split(separator: "\n").joined(separator: "; ") + "\n"
+        fflush(nil)
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        Glibc.exit(2)
+    }
 }

@@ -1,1 +1,0 @@
-// Local math on buffers: im2col, convolution, pooling, ... (DESIGN.md §4).

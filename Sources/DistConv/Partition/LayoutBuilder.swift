@@ -1,0 +1,85 @@
+import Geometry
+
+/// Collects tensor and op layouts in dump order while the partitioner walks the model.
+struct LayoutBuilder {
+    let model: Model
+    let ranks: Int
+    var tensors: [TensorLayout] = []
+    var ops: [OpLayout] = []
+    var index: [String: Int] = [:]
+    /// Per tensor, per rank: union of the regions forward ops read.
+    private var readers: [String: [Rect?]] = [:]
+
+    init(model: Model, ranks: Int) {
+        self.model = model
+        self.ranks = ranks
+    }
+
+    mutating func add(_ t: TensorLayout) {
+        index[t.name] = tensors.count
+        tensors.append(t)
+    }
+
+    private func role(of info: TensorInfo) -> TensorLayout.Role {
+        switch info.role {
+        case .activation: return .activation
+        case .input: return .input
+        case .parameter: return .parameter
+        case .result: return .result
+        }
+    }
+
+    private mutating func noteRead(_ name: String, _ rects: [Rect]) {
+        var current = readers[name] ?? Array(repeating: nil, count: ranks)
+        for r in 0..<ranks { current[r] = current[r].map { $0.union(rects[r]) } ?? rects[r] }
+        readers[name] = current
+    }
+
+    // MARK: Forward
+
+    mutating func addForward(_ regions: [[ForwardRegions]]) {
+        // First pass: who reads what, so read rects are known when tensors are listed.
+        for (i, op) in model.ops.enumerated() {
+            let reg = regions[i]
+            if let input = op.input, reg[0].input != nil {
+                noteRead(input, reg.map { $0.input! })
+            }
+            if let labels = op.labels { noteRead(labels, reg.map { $0.labels! }) }
+            for (p, (name, _)) in reg[0].parameters.enumerated() { noteRead(name, reg.map { $0.parameters[p].1 }) }
+        }
+        for (i, op) in model.ops.enumerated() {
+            let reg = regions[i]
+            var reads: [OpLayout.Access] = []
+            if let input = op.input, reg[0].input != nil { reads.append(.init(tensor: input, rects: reg.map { $0.input! })) }
+            if let labels = op.labels { reads.append(.init(tensor: labels, rects: reg.map { $0.labels! })) }
+            for (p, (name, _)) in reg[0].parameters.enumerated() {
+                reads.append(.init(tensor: name, rects: reg.map { $0.parameters[p].1 }))
+                if index[name] == nil {
+                    add(TensorLayout(name: name, dim: model.tensor(name).shape, role: .parameter,
+                                     read: readers[name]!, write: Array(repeating: nil, count: ranks), isPartialSum: false))
+                }
+            }
+            let writes = op.outputs.enumerated().map { k, name in OpLayout.Access(tensor: name, rects: reg.map { $0.outputs[k] }) }
+            ops.append(OpLayout(
+                name: op.name, phase: .forward, forwardOp: nil, resultDim: op.outputShape,
+                distInput: reg[0].input == nil ? nil : reg.map { $0.input! },
+                distFilters: reg[0].filters == nil ? nil : reg.map { $0.filters! },
+                distResult: reg.map(\.result), reads: reads, writes: writes))
+            for w in writes {
+                let info = model.tensor(w.tensor)
+                add(TensorLayout(name: w.tensor, dim: info.shape, role: role(of: info),
+                                 read: readers[w.tensor] ?? w.rects.map { $0 }, write: w.rects.map { $0 },
+                                 isPartialSum: op.writesPartialSums && w.tensor == op.outputs[0]))
+            }
+            if case .evaluate = op.kind {
+                // The metrics the evaluation sums are read out as accuracy.
+                let out = op.outputs[0]
+                let whole = Array(repeating: Rect(shape: op.outputShape), count: ranks)
+                ops.append(OpLayout(
+                    name: "\(op.name).accuracy", phase: .forward, forwardOp: nil, resultDim: [1],
+                    distInput: whole, distFilters: nil, distResult: Array(repeating: Rect(shape: [1]), count: ranks),
+                    reads: [.init(tensor: out, rects: whole)], writes: []))
+            }
+        }
+    }
+}
