@@ -62,7 +62,8 @@ extension LayoutBuilder {
             let forward = ops.first { $0.name == op.name && $0.phase == .forward }!
             let reg = regions[i]
             var reads: [OpLayout.Access] = []
-            for (k, out) in op.outputs.enumerated() where hasGradient.contains(out) {
+            // A loss starts the backward pass from the seed 1 and reads no gradient.
+            for (k, out) in op.outputs.enumerated() where hasGradient.contains(out) && !op.isLoss {
                 reads.append(.init(tensor: "\(out).grad", rects: reg.map { $0.outputs[k] }))
             }
             reads += forward.reads

@@ -9,7 +9,7 @@ extension Partition {
     /// `highlight` draws that rank's boxes in front, thicker.
     public func svg(highlight: Int? = nil) -> String {
         let shown = tensors.filter { $0.role != .gradient && $0.role != .parameterGradient }
-        let panel = 200, margin = 30, labelHeight = 34, columns = 4
+        let panel = 220, margin = 40, labelHeight = 34, columns = 4
         let rows = (shown.count + columns - 1) / columns
         let width = columns * (panel + margin) + margin
         let height = rows * (panel + margin + labelHeight) + margin + 40
@@ -24,11 +24,17 @@ extension Partition {
             let y0 = 40 + margin + (k / columns) * (panel + margin + labelHeight)
             let (dy, dx) = displayedDimensions(t)
             let extentY = dy.map { t.dim[$0] } ?? 1, extentX = dx.map { t.dim[$0] } ?? 1
-            let scale = Double(panel) / Double(max(extentY, extentX))
-            let w = Double(extentX) * scale, h = Double(extentY) * scale
-            let axes = "\(dy.map { "dim \($0)" } ?? "-") down, \(dx.map { "dim \($0)" } ?? "-") across"
+            // Each axis is scaled to fill the panel: a [256, 3034, 1, 1] batch split stays
+            // readable next to a square image.
+            let scaleY = Double(panel) / Double(extentY), scaleX = Double(panel) / Double(extentX)
+            let w = Double(panel), h = Double(panel)
+            func axisName(_ d: Int?) -> String {
+                guard let d else { return "-" }
+                return t.dim.count == 4 && t.role != .parameter ? ["N", "C", "H", "W"][d] : "dim \(d)"
+            }
+            let axes = "\(axisName(dy)) down, \(axisName(dx)) across"
             out += "<text x=\"\(x0)\" y=\"\(y0 - 18)\">\(escape(t.name))</text>\n"
-            out += "<text x=\"\(x0)\" y=\"\(y0 - 5)\" fill=\"#555\">\(numpyArrayStr(t.dim)); \(axes)</text>\n"
+            out += "<text x=\"\(x0)\" y=\"\(y0 - 5)\" fill=\"#555\" font-size=\"10\">\(numpyArrayStr(t.dim)) \(axes)</text>\n"
             out += "<rect x=\"\(x0)\" y=\"\(y0)\" width=\(fmt(w)) height=\(fmt(h)) fill=\"#f4f4f4\" stroke=\"black\"/>\n"
             let order = (0..<ranks).filter { $0 != highlight } + (highlight.map { [$0] } ?? [])
             for r in order {
@@ -37,7 +43,7 @@ extension Partition {
                 func box(_ rect: Rect) -> String {
                     let oy = dy.map { Double(rect.origin[$0]) } ?? 0, sy = dy.map { Double(rect.size[$0]) } ?? 1
                     let ox = dx.map { Double(rect.origin[$0]) } ?? 0, sx = dx.map { Double(rect.size[$0]) } ?? 1
-                    return "x=\(fmt(Double(x0) + ox * scale)) y=\(fmt(Double(y0) + oy * scale)) width=\(fmt(sx * scale)) height=\(fmt(sy * scale))"
+                    return "x=\(fmt(Double(x0) + ox * scaleX)) y=\(fmt(Double(y0) + oy * scaleY)) width=\(fmt(sx * scaleX)) height=\(fmt(sy * scaleY))"
                 }
                 if let wr = t.write[r], !wr.isEmpty {
                     out += "<rect \(box(wr)) fill=\"\(color)\" fill-opacity=\"\(strong ? 0.55 : 0.25)\" stroke=\"\(color)\"/>\n"

@@ -39,14 +39,14 @@ extension Partition {
                              "\(grid) spans \(product) ranks, but the job has \(ranks) (--ranks)")
         }
         let names = ["N", "C", "H", "W"]
-        for d in 0..<4 where grid[d] > shape[d] {
-            throw ModelError(file: source, op: op.name, field: "grid",
-                             "\(grid) splits \(names[d]) of length \(shape[d]) into \(grid[d]) parts: finer than the tensor \(shape)")
-        }
         if let (dims, reason) = op.splittableDimensions {
             for d in 0..<4 where grid[d] > 1 && !dims.contains(d) {
                 throw ModelError(file: source, op: op.name, field: "grid", "\(grid) splits \(names[d]); \(reason)")
             }
+        }
+        for d in 0..<4 where grid[d] > shape[d] {
+            throw ModelError(file: source, op: op.name, field: "grid",
+                             "\(grid) splits \(names[d]) of length \(shape[d]) into \(grid[d]) parts: finer than the tensor \(shape)")
         }
         if case .locallyConnected(let s) = op.kind {
             // Blocks must hold whole tiles: the weights are untied per tile.
