@@ -1,29 +1,10 @@
 import CMPI
 
-/// Element types the collectives move, with their MPI datatype.
-public protocol MPIScalar {
-    static var mpiDatatype: MPI_Datatype { get }
-}
-extension Float: MPIScalar { public static var mpiDatatype: MPI_Datatype { cmpi_float() } }
-extension Double: MPIScalar { public static var mpiDatatype: MPI_Datatype { cmpi_double() } }
-extension Int: MPIScalar { public static var mpiDatatype: MPI_Datatype { cmpi_int64() } }
-
-/// Reduction operators for `allreduce`.
-public enum ReduceOperation: Sendable {
-    case sum, max, min
-    var handle: MPI_Op {
-        switch self {
-        case .sum: return cmpi_op_sum()
-        case .max: return cmpi_op_max()
-        case .min: return cmpi_op_min()
-        }
-    }
-}
-
 extension Communicator {
-    /// Combines `values` element-wise across all ranks, in place; every rank gets the result.
+    /// Combines `values` element-wise across all ranks, in place; every rank gets the
+    /// result. Every rank must pass the same count.
     public func allreduce<T: MPIScalar>(_ values: inout [T], _ op: ReduceOperation = .sum) throws {
-        let n = Int32(values.count)
+        let n = try mpiCount(values.count, "MPI_Allreduce")
         let code = values.withUnsafeMutableBytes { buf in
             MPI_Allreduce(cmpi_in_place(), buf.baseAddress, n, T.mpiDatatype, op.handle, handle)
         }
@@ -35,5 +16,55 @@ extension Communicator {
         var v = [value]
         try allreduce(&v, op)
         return v[0]
+    }
+
+    /// Replaces `values` on every rank with those of `root`. Every rank must pass the same
+    /// count.
+    public func broadcast<T: MPIScalar>(_ values: inout [T], root: Int = 0) throws {
+        precondition(root >= 0 && root < size, "broadcast root \(root) outside 0..<\(size)")
+        let n = try mpiCount(values.count, "MPI_Bcast")
+        let code = values.withUnsafeMutableBytes { buf in
+            MPI_Bcast(buf.baseAddress, n, T.mpiDatatype, Int32(root), handle)
+        }
+        try check(code, "MPI_Bcast", rank: rank)
+    }
+
+    /// `root`'s value, on every rank.
+    public func broadcast<T: MPIScalar>(_ value: T, root: Int = 0) throws -> T {
+        var v = [value]
+        try broadcast(&v, root: root)
+        return v[0]
+    }
+
+    /// Every rank's `values`, concatenated in rank order: `size * values.count` elements.
+    /// Every rank must pass the same count; an empty contribution gives an empty result.
+    public func allgather<T: MPIScalar>(_ values: [T]) throws -> [T] {
+        let n = try mpiCount(values.count, "MPI_Allgather")
+        guard n > 0 else { return [] }
+        var result = [T](unsafeUninitializedCapacity: values.count * size) { _, count in
+            count = values.count * size
+        }
+        let code = values.withUnsafeBytes { send in
+            result.withUnsafeMutableBytes { receive in
+                MPI_Allgather(send.baseAddress, n, T.mpiDatatype,
+                              receive.baseAddress, n, T.mpiDatatype, handle)
+            }
+        }
+        try check(code, "MPI_Allgather", rank: rank)
+        return result
+    }
+
+    /// Every rank's value, in rank order.
+    public func allgather<T: MPIScalar>(_ value: T) throws -> [T] {
+        try allgather([value])
+    }
+
+    /// An element count as MPI's `int`, or an error naming the call when it does not fit.
+    func mpiCount(_ count: Int, _ call: String) throws -> Int32 {
+        guard let n = Int32(exactly: count) else {
+            throw CommError.invalidArgument(
+                call: call, rank: rank, reason: "count \(count) exceeds MPI's int range")
+        }
+        return n
     }
 }

@@ -1,0 +1,61 @@
+import CMPI
+
+extension Communicator {
+    /// Starts sending `bytes` to `peer`; completes in `waitAll(requests)`. The buffer must
+    /// stay valid and unchanged until then. An empty buffer still sends an empty message.
+    public func isend(
+        _ bytes: UnsafeRawBufferPointer, to peer: Int, tag: Int = 0, requests: RequestSet
+    ) throws {
+        try checkPeer(peer, "MPI_Isend")
+        let n = try mpiCount(bytes.count, "MPI_Isend")
+        let code = MPI_Isend(bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
+                             requests.nextSlot())
+        try check(code, "MPI_Isend", rank: rank)
+        requests.commitSlot()
+    }
+
+    /// Starts receiving exactly `bytes.count` bytes from `peer`; completes in
+    /// `waitAll(requests)`. A longer message is an MPI truncation error there.
+    public func irecv(
+        _ bytes: UnsafeMutableRawBufferPointer, from peer: Int, tag: Int = 0, requests: RequestSet
+    ) throws {
+        try checkPeer(peer, "MPI_Irecv")
+        let n = try mpiCount(bytes.count, "MPI_Irecv")
+        let code = MPI_Irecv(bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
+                             requests.nextSlot())
+        try check(code, "MPI_Irecv", rank: rank)
+        requests.commitSlot()
+    }
+
+    /// Typed `isend`: the elements of `values`.
+    public func isend<T: MPIScalar>(
+        _ values: UnsafeBufferPointer<T>, to peer: Int, tag: Int = 0, requests: RequestSet
+    ) throws {
+        try isend(UnsafeRawBufferPointer(values), to: peer, tag: tag, requests: requests)
+    }
+
+    /// Typed `irecv`: exactly `values.count` elements.
+    public func irecv<T: MPIScalar>(
+        _ values: UnsafeMutableBufferPointer<T>, from peer: Int, tag: Int = 0, requests: RequestSet
+    ) throws {
+        try irecv(UnsafeMutableRawBufferPointer(values), from: peer, tag: tag, requests: requests)
+    }
+
+    /// Waits until every operation in `requests` has completed, then empties the set.
+    /// On an error the set is emptied too; the operations' state is then undefined, and
+    /// the caller should end the job (see `abort`).
+    public func waitAll(_ requests: RequestSet) throws {
+        guard requests.count > 0 else { return }
+        let n = Int32(requests.count)
+        let code = MPI_Waitall(n, requests.handles, cmpi_statuses_ignore())
+        requests.clear()
+        try check(code, "MPI_Waitall", rank: rank)
+    }
+
+    private func checkPeer(_ peer: Int, _ call: String) throws {
+        guard peer >= 0 && peer < size else {
+            throw CommError.invalidArgument(
+                call: call, rank: rank, reason: "peer \(peer) outside 0..<\(size)")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Geometry
+
+extension Redistribution {
+    /// Exchanges in place: `buffer` stores `sourceStorage` (equal to `targetStorage`),
+    /// row-major; what this rank writes is read from it and what it reads is written into
+    /// it. The rank's own part stays where it is (in accumulate mode it counts as this
+    /// rank's contribution, once).
+    ///
+    /// Aborts the job, with one line naming the rank and the call, when the buffer's
+    /// count is not the storage's volume or an MPI call fails.
+    ///
+    /// - Precondition: `sourceStorage == targetStorage`.
+    public func execute<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>) {
+        precondition(sourceStorage == targetStorage,
+                     "in-place redistribution with source storage \(sourceStorage) and target \(targetStorage)")
+        orAbort {
+            try validate(buffer.count, sourceStorage, "buffer")
+            try run(source: UnsafePointer(buffer.baseAddress), destination: buffer.baseAddress, inPlace: true)
+        }
+    }
+
+    /// Exchanges from `source` (storing `sourceStorage`) into `destination` (storing
+    /// `targetStorage`). Elements of the destination outside what this rank reads are left
+    /// alone; in accumulate mode every contribution is added to what is there, so zero
+    /// the destination first for a plain sum.
+    ///
+    /// - Precondition: the buffers do not overlap.
+    public func execute<T: MPIScalar>(from source: UnsafeBufferPointer<T>, into destination: UnsafeMutableBufferPointer<T>) {
+        if let s = source.baseAddress, let d = destination.baseAddress, !source.isEmpty, !destination.isEmpty {
+            let sourceBytes = UnsafeRawPointer(s)..<UnsafeRawPointer(s + source.count)
+            let destinationBytes = UnsafeRawPointer(d)..<UnsafeRawPointer(d + destination.count)
+            precondition(!sourceBytes.overlaps(destinationBytes),
+                         "redistribution source and destination buffers overlap; execute in place instead")
+        }
+        orAbort {
+            try validate(source.count, sourceStorage, "source buffer")
+            try validate(destination.count, targetStorage, "destination buffer")
+            try run(source: source.baseAddress, destination: destination.baseAddress, inPlace: false)
+        }
+    }
+
+    /// In place on an array storing `sourceStorage`.
+    public func execute<T: MPIScalar>(_ values: inout [T]) {
+        values.withUnsafeMutableBufferPointer { execute($0) }
+    }
+
+    /// From an array storing `sourceStorage` into one storing `targetStorage`.
+    public func execute<T: MPIScalar>(from source: [T], into destination: inout [T]) {
+        source.withUnsafeBufferPointer { s in
+            destination.withUnsafeMutableBufferPointer { d in execute(from: s, into: d) }
+        }
+    }
+
+    /// Posts every receive, packs and posts every send, copies the local part while the
+    /// messages travel, waits for all, then unpacks.
+    func run<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool) throws {
+        let (sendScratch, receiveScratch) = scratch(for: T.self)
+        let bytes = MemoryLayout<T>.stride
+        if let receiveScratch {
+            for message in program.receives {
+                let buffer = UnsafeMutableRawBufferPointer(start: receiveScratch + message.offset, count: message.count * bytes)
+                try communicator.irecv(buffer, from: message.peer, tag: tag, requests: requests)
+            }
+        }
+        if let sendScratch, let source {
+            for message in program.sends {
+                program.pack(message, from: source, into: sendScratch)
+                let buffer = UnsafeRawBufferPointer(start: sendScratch + message.offset, count: message.count * bytes)
+                try communicator.isend(buffer, to: message.peer, tag: tag, requests: requests)
+            }
+        }
+        if !inPlace, let source, let destination {
+            program.copyLocal(from: source, into: destination)
+        }
+        try communicator.waitAll(requests)
+        if let receiveScratch, let destination {
+            for message in program.receives {
+                program.unpack(message, from: receiveScratch, into: destination)
+            }
+        }
+    }
+
+    private func validate(_ count: Int, _ storage: Rect, _ what: String) throws {
+        guard count == storage.volume else {
+            throw CommError.invalidArgument(
+                call: "Redistribution.execute", rank: communicator.rank,
+                reason: "\(what) holds \(count) elements but its storage rect \(storage) has \(storage.volume)")
+        }
+    }
+
+    /// Runs `body`; on an error ends the job with one line naming the rank and the call.
+    private func orAbort(_ body: () throws -> Void) {
+        do {
+            try body()
+        } catch {
+            communicator.abort(error)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Geometry
+
+/// Moves one tensor from layout `A` to layout `B` over MPI: this rank's
+/// `RedistributionPlan`, compiled against its local buffers, with reusable scratch.
+/// Halo exchange, reverse halo, layout changes, gather, scatter and reduce-scatter are all
+/// this one type with different layouts (see `TensorLayout`'s constructors).
+///
+/// Build it once per layout pair (or take it from a `RedistributionCache`) and call
+/// `execute` every step; after the first call with an element type no allocation happens.
+///
+///     let layout = TensorLayout.blocks(shape: [1, 16, 256, 256], grid: ProcessGrid(shape: [1, 1, 2, 2]),
+///                                      halo: [0, 0, 1, 1], ranks: comm.size)
+///     let halo = Redistribution(from: layout, to: layout, mode: .copy, communicator: comm)
+///     halo.execute(&activations)          // activations store layout.read[comm.rank]
+///     let back = Redistribution(from: layout.mirrored, to: layout.mirrored, mode: .accumulate,
+///                               communicator: comm)
+///     back.execute(&gradients)            // owners now hold the summed halo gradients
+///
+/// Local buffers are row-major and store a rect of the global tensor: by default the
+/// layout's `storage(rank:)`, the bounding box of what the rank writes and reads.
+///
+/// `execute` is collective over the ranks with messages in the plan: all of them must
+/// execute the same redistributions in the same order. On any error (a bad buffer, an MPI
+/// failure) it prints one line naming the rank and the call and aborts the job, so that
+/// no other rank waits forever for a message that will not come.
+public final class Redistribution {
+    public let communicator: Communicator
+    let program: RedistributionProgram
+    let tag: Int
+    let requests: RequestSet
+    private var sendScratch: UnsafeMutableRawPointer?
+    private var receiveScratch: UnsafeMutableRawPointer?
+    private var scratchElementSize = 0
+
+    /// Exit code of the job when an exchange fails.
+    public static let abortCode: Int32 = 3
+
+    /// This rank's plan.
+    public var plan: RedistributionPlan { program.plan }
+    /// The rect the source buffer stores.
+    public var sourceStorage: Rect { program.sourceStorage }
+    /// The rect the destination buffer stores.
+    public var targetStorage: Rect { program.targetStorage }
+
+    /// The redistribution of this rank from `source`'s write rects to `target`'s read rects.
+    ///
+    /// - Parameters:
+    ///   - sourceStorage: the rect the source buffer stores; by default
+    ///     `source.storage(rank:)`. It must contain what this rank sends or copies.
+    ///   - targetStorage: the rect the destination buffer stores; by default
+    ///     `target.storage(rank:)`. It must contain what this rank receives or copies.
+    ///     Executing in place needs both storages equal.
+    ///   - tag: the MPI tag of its messages.
+    /// - Precondition: both layouts span exactly the communicator's ranks.
+    public init(
+        from source: TensorLayout, to target: TensorLayout, mode: RedistributionMode,
+        communicator: Communicator, sourceStorage: Rect? = nil, targetStorage: Rect? = nil,
+        tag: Int = 0
+    ) {
+        precondition(source.ranks == communicator.size,
+                     "layout over \(source.ranks) ranks on a communicator of \(communicator.size)")
+        let rank = communicator.rank
+        let plan = RedistributionPlan(from: source, to: target, rank: rank, mode: mode)
+        self.communicator = communicator
+        self.program = RedistributionProgram(
+            plan: plan, sourceStorage: sourceStorage ?? source.storage(rank: rank),
+            targetStorage: targetStorage ?? target.storage(rank: rank))
+        self.tag = tag
+        self.requests = RequestSet(capacity: plan.sends.count + plan.receives.count)
+    }
+
+    deinit {
+        sendScratch?.deallocate()
+        receiveScratch?.deallocate()
+    }
+
+    /// Send and receive scratch typed for `T`, grown when `T` is wider than before.
+    func scratch<T: MPIScalar>(for _: T.Type) -> (send: UnsafeMutablePointer<T>?, receive: UnsafeMutablePointer<T>?) {
+        let size = MemoryLayout<T>.stride
+        if size > scratchElementSize {
+            sendScratch?.deallocate()
+            receiveScratch?.deallocate()
+            let alignment = 64
+            sendScratch = program.sendCount == 0 ? nil
+                : .allocate(byteCount: program.sendCount * size, alignment: alignment)
+            receiveScratch = program.receiveCount == 0 ? nil
+                : .allocate(byteCount: program.receiveCount * size, alignment: alignment)
+            scratchElementSize = size
+        }
+        return (sendScratch?.bindMemory(to: T.self, capacity: program.sendCount),
+                receiveScratch?.bindMemory(to: T.self, capacity: program.receiveCount))
+    }
+}

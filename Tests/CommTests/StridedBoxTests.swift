@@ -1,0 +1,57 @@
+@testable import Comm
+import Geometry
+import Testing
+import TestSupport
+
+@Suite struct StridedBoxTests {
+    @Test func fullWidthSlabIsOneRun() {
+        let frame = Rect(shape: [2, 3, 4, 5])
+        let piece = Rect(origin: [1, 0, 0, 0], size: [1, 3, 4, 5])
+        let box = StridedBox(piece: piece, sourceFrame: frame, destinationFrame: piece)
+        #expect(box.run == 60 && box.rows == 1 && box.outerSizes.isEmpty)
+        #expect(box.sourceOffset == 60 && box.destinationOffset == 0)
+    }
+
+    @Test func haloColumnIsOneStridedLoop() {
+        let frame = Rect(shape: [1, 16, 129, 129])
+        let column = Rect(origin: [0, 0, 0, 127], size: [1, 16, 128, 1])
+        let box = StridedBox(piece: column, sourceFrame: frame, destinationFrame: column)
+        #expect(box.run == 1)
+        #expect(box.rows == 128 && box.rowSourceStride == 129 && box.rowDestinationStride == 1)
+        #expect(box.outerSizes == [16] && box.outerSourceStrides == [129 * 129])
+        #expect(box.count == column.volume)
+    }
+
+    @Test func copyAndAddMatchAPointByPointCopy() {
+        var rng = SplitMix64(seed: 11)
+        var tested = 0
+        for _ in 0..<600 {
+            let shape = RandomLayouts.shape(&rng)
+            guard let sourceFrame = RandomLayouts.rect(in: shape, &rng),
+                  let destinationFrame = RandomLayouts.rect(in: shape, &rng) else { continue }
+            let piece = sourceFrame.intersection(destinationFrame)
+            if piece.isEmpty { continue }
+            let base = RandomLayouts.int(0...3, &rng)
+            let box = StridedBox(piece: piece, sourceFrame: sourceFrame, destinationFrame: destinationFrame,
+                                 destinationBase: base)
+            #expect(box.count == piece.volume)
+            tested += 1
+            let source = sourceFrame.points.map { formula($0, shape: shape) }
+            var copied = [Double](repeating: -1, count: base + destinationFrame.volume)
+            var added = [Double](repeating: 0.5, count: base + destinationFrame.volume)
+            source.withUnsafeBufferPointer { s in
+                copied.withUnsafeMutableBufferPointer { d in
+                    box.copy(from: s.baseAddress!, to: d.baseAddress!, elementSize: 8)
+                }
+                added.withUnsafeMutableBufferPointer { d in box.add(from: s.baseAddress!, to: d.baseAddress!) }
+            }
+            for p in destinationFrame.points {
+                let i = base + destinationFrame.linearIndex(of: p)
+                let inside = piece.contains(point: p)
+                #expect(copied[i] == (inside ? formula(p, shape: shape) : -1))
+                #expect(added[i] == (inside ? formula(p, shape: shape) + 0.5 : 0.5))
+            }
+        }
+        #expect(tested > 150)
+    }
+}
