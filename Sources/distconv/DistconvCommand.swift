@@ -38,6 +38,8 @@ struct DistconvCommand: ParsableCommand {
         } catch let error as CLIError {
             fail(error.description)
         } catch {
+            // --help and --version arrive here as errors that exit cleanly.
+            if exitCode(for: error) == .success { exit(withError: error) }
             fail(String(describing: error))
         }
     }

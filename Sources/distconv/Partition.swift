@@ -53,13 +53,16 @@ struct PartitionCommand: ParsableCommand {
         }
         if let output {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            var lines: [String] = []
             for (r, text) in documents {
                 let name = r < 0 ? "partition.\(format.rawValue)" : "partition-rank\(r).\(format.rawValue)"
                 let path = (output as NSString).appendingPathComponent(name)
                 do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
                     throw CLIError("\(path): cannot write: \(error.localizedDescription)")
                 }
+                lines.append("rank \(r < 0 ? "all" : String(r)) of \(ranks): wrote \(path)")
             }
+            if let comm { try printInRankOrder(lines.joined(separator: "\n"), comm: comm) } else { lines.forEach { print($0) } }
         } else if let comm, rank == nil {
             try printInRankOrder(documents.map(\.1).joined(separator: "\n"), comm: comm)
         } else {

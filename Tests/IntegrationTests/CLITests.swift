@@ -69,6 +69,12 @@ let smallData = #"{"name": "data", "type": "data", "shape": [8, 3, 16, 16], "cla
         try expectUsageError(["partition", "--model", path, "--ranks", "4"], [path, "op 'c'", "kernel", "larger than the padded 16x16 input"])
     }
 
+    @Test func helpShowsAnExampleAndExitsZero() throws {
+        let r = try runProduct("distconv", ["partition", "--help"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1"))
+    }
+
     @Test func unknownFlag() throws {
         try expectUsageError(["partition", "--model", "examples/seed-tiled.json", "--rnaks", "4"], ["--rnaks"])
     }
