@@ -15,8 +15,11 @@ struct Doctor: ParsableCommand {
         let sum = try comm.allreduce(comm.rank + 1)
         let expected = comm.size * (comm.size + 1) / 2
         let ok = sum == expected
-        let line = "rank \(comm.rank)/\(comm.size) host=\(host) mpi=\"\(mpiLibraryVersion())\" "
-            + "openblas=\"\(BLASInfo.config)\" core=\(BLASInfo.coreName) threads=\(BLASInfo.threads) "
+        // "Open MPI v4.1.4, package: ..." -> "Open MPI v4.1.4"; "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." -> "OpenBLAS 0.3.21".
+        let mpi = mpiLibraryVersion().split(separator: ",").first.map(String.init) ?? "unknown"
+        let blas = BLASInfo.config.split(separator: " ").prefix(2).joined(separator: " ")
+        let line = "rank \(comm.rank)/\(comm.size) host=\(host) mpi=\"\(mpi)\" "
+            + "openblas=\"\(blas)\" core=\(BLASInfo.coreName) threads=\(BLASInfo.threads) "
             + "allreduce=\(sum) expected=\(expected) \(ok ? "ok" : "FAILED")"
         try printInRankOrder(line, comm: comm)
         if !ok { throw ExitCode(1) }
