@@ -1,2 +1,19 @@
-// Kernel benchmark (issue 5): arrives with the convolution kernels.
-print("bench-kernels: not built yet")
+// Kernel benchmark (issue 5): convolution and locally connected kernels in GFLOP/s at
+// one thread, each next to cblas_sgemm on the same GEMM shapes measured in this run.
+import CBLAS
+import Geometry
+import Kernels
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Output is flushed per line by print; nothing to set up.
+let options = BenchOptions(CommandLine.arguments.dropFirst())
+printMachine()
+var results: [Figure] = []
+var checks: [String: [Float]] = [:]
+if options.runConv { benchConvolution(into: &results, checks: &checks) }
+if options.runLC { benchLocallyConnected(into: &results, checks: &checks) }
+compareOrSave(checks, options: options)
+printFigures(results)

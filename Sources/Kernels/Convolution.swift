@@ -1,0 +1,181 @@
+// 2-D convolution on a shard with a halo, im2col + GEMM.
+//
+// N = batch (local), C = input channels, F = output channels of the block computed
+// (`outChannels`, all of them by default), G = groups, K = C/G * KH * KW (patch size),
+// input  x  [N, C, inputRows, inputCols]   (the shard's read region, global rows/cols)
+// weight w  [F, C/G, KH, KW]               (filters of the block only)
+// bias   b  [F]
+// output y  [N, F, outputRows, outputCols] (the shard's write region)
+// y[n, f, oy, ox] = b[f] + sum_{c in group(f), kh, kw} w[f, c, kh, kw] * x[n, c, oy*sh - ph + kh*dh, ox*sw - pw + kw*dw]
+//
+// Work goes in bands of output rows so the patch matrix of a band stays in cache; the
+// workspace size picks the band height (at least one row).
+
+/// Workspace elements for the convolution kernels on `shard`: one band's patch matrix
+/// of about `budget` elements, and never less than one output row's.
+public func conv2d_workspace_count(_ g: Conv2DGeometry, _ shard: SpatialShard, budget: Int = 1 << 16) -> Int {
+    let row = g.patchSize * shard.outputCols.count
+    guard row > 0 else { return 0 }
+    return Swift.max(1, Swift.min(shard.outputRows.count, budget / row)) * row
+}
+
+/// Output rows per band for a workspace, and the groups (with their block-local output
+/// channel ranges) that the block `block` touches.
+@inline(__always)
+private func bandRows(_ g: Conv2DGeometry, _ s: SpatialShard, _ workspace: Int) -> Int {
+    let row = g.patchSize * s.outputCols.count
+    precondition(row == 0 || workspace >= row, "\(g.layer): workspace \(workspace) below one output row \(row)")
+    return row == 0 ? 1 : Swift.max(1, Swift.min(s.outputRows.count, workspace / row))
+}
+
+private func checkShard<T>(
+    _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, block: Range<Int>,
+    input: Int, weight: Int, output: Int, _: T.Type
+) {
+    precondition(block.lowerBound >= 0 && block.upperBound <= g.outChannels,
+                 "\(g.layer): output channel block \(block) outside 0..<\(g.outChannels)")
+    precondition(s.outputRows.lowerBound >= 0 && s.outputRows.upperBound <= g.outputHeight
+                 && s.outputCols.lowerBound >= 0 && s.outputCols.upperBound <= g.outputWidth,
+                 "\(g.layer): output \(s.outputRows) x \(s.outputCols) outside \(g.outputHeight) x \(g.outputWidth)")
+    precondition(input == n * g.inChannels * s.inputPlane,
+                 "\(g.layer): input holds \(input), expected \(n) x \(g.inChannels) x \(s.inputRows.count) x \(s.inputCols.count)")
+    precondition(weight == g.weightCount(outChannels: block),
+                 "\(g.layer): weight holds \(weight), expected \(block.count) x \(g.patchSize)")
+    precondition(output == n * block.count * s.outputPlane,
+                 "\(g.layer): output holds \(output), expected \(n) x \(block.count) x \(s.outputRows.count) x \(s.outputCols.count)")
+    checkCovers(s.inputRows, outputs: s.outputRows, kernel: g.kernelHeight, stride: g.strideH,
+                padding: g.paddingH, dilation: g.dilationH, length: g.height, layer: g.layer, axis: "rows")
+    checkCovers(s.inputCols, outputs: s.outputCols, kernel: g.kernelWidth, stride: g.strideW,
+                padding: g.paddingW, dilation: g.dilationW, length: g.width, layer: g.layer, axis: "columns")
+}
+
+/// Calls `body(group, blockLocalChannels)` for each group the output-channel block
+/// meets, with the block-local range of its output channels.
+@inline(__always)
+private func forEachGroup(_ g: Conv2DGeometry, _ block: Range<Int>, _ body: (Int, Range<Int>) -> Void) {
+    let fg = g.groupOutChannels
+    for group in (block.lowerBound / fg)..<((block.upperBound + fg - 1) / fg) {
+        let lo = Swift.max(block.lowerBound, group * fg), hi = Swift.min(block.upperBound, (group + 1) * fg)
+        if lo < hi { body(group, (lo - block.lowerBound)..<(hi - block.lowerBound)) }
+    }
+}
+
+/// Forward convolution of a shard: writes `y` (shapes above). `bias` may be nil.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func conv2d_forward<T: GEMMScalar>(
+    _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, outChannels block: Range<Int>? = nil,
+    x: UnsafeBufferPointer<T>, weight w: UnsafeBufferPointer<T>, bias b: UnsafeBufferPointer<T>?,
+    y: UnsafeMutableBufferPointer<T>, workspace: UnsafeMutableBufferPointer<T>
+) {
+    let block = block ?? 0..<g.outChannels
+    checkShard(g, s, batch: n, block: block, input: x.count, weight: w.count, output: y.count, T.self)
+    precondition(b == nil || b?.count == block.count, "\(g.layer): bias holds \(b?.count ?? 0), expected \(block.count)")
+    guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
+    guard let xp = x.baseAddress, let wp = w.baseAddress, let yp = y.baseAddress, let col = workspace.baseAddress
+    else { return }
+    let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
+    let band = bandRows(g, s, workspace.count)
+    for img in 0..<n {
+        for r0 in stride(from: 0, to: s.outputRows.count, by: band) {
+            let rows = (s.outputRows.lowerBound + r0)..<(s.outputRows.lowerBound + Swift.min(r0 + band, s.outputRows.count))
+            let cols = rows.count * outW
+            let y0 = yp + img * f * outPlane + r0 * outW
+            for c in 0..<f { (y0 + c * outPlane).update(repeating: b?[c] ?? 0, count: cols) }
+            forEachGroup(g, block) { group, local in
+                im2col(g, s, x: xp + (img * g.inChannels + group * g.groupInChannels) * s.inputPlane,
+                       channels: g.groupInChannels, rows: rows, col: col)
+                T.gemm(transA: false, transB: false, m: local.count, n: cols, k: k,
+                       alpha: 1, wp + local.lowerBound * k, lda: k, col, ldb: cols,
+                       beta: 1, y0 + local.lowerBound * outPlane, ldc: outPlane)
+            }
+        }
+    }
+}
+
+/// Gradient with respect to the shard's local input (halo included): overwrites `dx`
+/// [N, C, inputRows, inputCols] with the sum over this block's output channels. The
+/// caller adds halo parts into their owners (and sums over output-channel blocks).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func conv2d_backward_data<T: GEMMScalar>(
+    _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, outChannels block: Range<Int>? = nil,
+    dy: UnsafeBufferPointer<T>, weight w: UnsafeBufferPointer<T>,
+    dx: UnsafeMutableBufferPointer<T>, workspace: UnsafeMutableBufferPointer<T>
+) {
+    let block = block ?? 0..<g.outChannels
+    checkShard(g, s, batch: n, block: block, input: dx.count, weight: w.count, output: dy.count, T.self)
+    guard let dxp = dx.baseAddress else { return }
+    dxp.update(repeating: 0, count: dx.count)
+    guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
+    guard let dyp = dy.baseAddress, let wp = w.baseAddress, let col = workspace.baseAddress else { return }
+    let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
+    let band = bandRows(g, s, workspace.count)
+    for img in 0..<n {
+        for r0 in stride(from: 0, to: s.outputRows.count, by: band) {
+            let rows = (s.outputRows.lowerBound + r0)..<(s.outputRows.lowerBound + Swift.min(r0 + band, s.outputRows.count))
+            let cols = rows.count * outW
+            let dy0 = dyp + img * f * outPlane + r0 * outW
+            forEachGroup(g, block) { group, local in
+                // dcol[K, cols] = w_g^T [K, F_g] * dy_g [F_g, cols]
+                T.gemm(transA: true, transB: false, m: k, n: cols, k: local.count,
+                       alpha: 1, wp + local.lowerBound * k, lda: k, dy0 + local.lowerBound * outPlane, ldb: outPlane,
+                       beta: 0, col, ldc: cols)
+                col2im(g, s, col: col, channels: g.groupInChannels, rows: rows,
+                       dx: dxp + (img * g.inChannels + group * g.groupInChannels) * s.inputPlane)
+            }
+        }
+    }
+}
+
+/// Gradient with respect to the weights of the block: adds into `dweight` [F, C/G, KH, KW]
+/// this shard's contribution (the caller sums shards, e.g. by allreduce).
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func conv2d_backward_filter<T: GEMMScalar>(
+    _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, outChannels block: Range<Int>? = nil,
+    x: UnsafeBufferPointer<T>, dy: UnsafeBufferPointer<T>,
+    dweight dw: UnsafeMutableBufferPointer<T>, workspace: UnsafeMutableBufferPointer<T>
+) {
+    let block = block ?? 0..<g.outChannels
+    checkShard(g, s, batch: n, block: block, input: x.count, weight: dw.count, output: dy.count, T.self)
+    guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
+    guard let xp = x.baseAddress, let dyp = dy.baseAddress, let dwp = dw.baseAddress, let col = workspace.baseAddress
+    else { return }
+    let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
+    let band = bandRows(g, s, workspace.count)
+    for img in 0..<n {
+        for r0 in stride(from: 0, to: s.outputRows.count, by: band) {
+            let rows = (s.outputRows.lowerBound + r0)..<(s.outputRows.lowerBound + Swift.min(r0 + band, s.outputRows.count))
+            let cols = rows.count * outW
+            let dy0 = dyp + img * f * outPlane + r0 * outW
+            forEachGroup(g, block) { group, local in
+                im2col(g, s, x: xp + (img * g.inChannels + group * g.groupInChannels) * s.inputPlane,
+                       channels: g.groupInChannels, rows: rows, col: col)
+                // dw_g[F_g, K] += dy_g[F_g, cols] * col^T [cols, K]
+                T.gemm(transA: false, transB: true, m: local.count, n: k, k: cols,
+                       alpha: 1, dy0 + local.lowerBound * outPlane, lda: outPlane, col, ldb: cols,
+                       beta: 1, dwp + local.lowerBound * k, ldc: k)
+            }
+        }
+    }
+}
+
+/// Gradient with respect to the bias: adds into `dbias` [F] the sum of `dy`
+/// [N, F, outputPlane] over images and positions.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func conv2d_backward_bias<T: GEMMScalar>(
+    batch n: Int, channels f: Int, plane: Int, dy: UnsafeBufferPointer<T>, dbias: UnsafeMutableBufferPointer<T>
+) {
+    precondition(dy.count == n * f * plane && dbias.count == f,
+                 "conv bias gradient: dy \(dy.count) for \(n) x \(f) x \(plane), dbias \(dbias.count)")
+    for img in 0..<n {
+        for c in 0..<f {
+            var sum: T = 0
+            let base = (img * f + c) * plane
+            for i in 0..<plane { sum += dy[base + i] }
+            dbias[c] += sum
+        }
+    }
+}

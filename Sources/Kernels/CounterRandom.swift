@@ -1,0 +1,55 @@
+/// Random numbers that are a pure function of (seed, stream, index): no state, so the
+/// value for a global element index is the same however the tensor is split and in
+/// whatever order shards run. The mixing function is SplitMix64's finalizer (Steele,
+/// Lea and Flood, "Fast splittable pseudorandom number generators", 2014).
+public enum CounterRandom {
+    @inline(__always)
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// 64 random bits for element `index` of stream `stream` (e.g. a training step).
+    @inline(__always)
+    public static func bits(seed: UInt64, stream: UInt64, index: UInt64) -> UInt64 {
+        mix(mix(seed ^ mix(stream)) ^ index)
+    }
+
+    /// A uniform double in [0, 1) with 53 random bits.
+    @inline(__always)
+    public static func uniform(seed: UInt64, stream: UInt64, index: UInt64) -> Double {
+        Double(bits(seed: seed, stream: stream, index: index) >> 11) * 0x1p-53
+    }
+}
+
+/// Calls `body(localOffset, globalIndex, count)` for each contiguous run (last
+/// dimension) of `rect` inside a row-major tensor of `shape`: the run's offset in a
+/// buffer holding exactly `rect`, and the row-major index of its first element in the
+/// whole tensor.
+func forEachRun(shape: [Int], rect: Rect, _ body: (Int, Int, Int) -> Void) {
+    let rank = shape.count
+    precondition(rect.rank == rank && Rect(shape: shape).contains(rect), "rect \(rect) outside tensor \(shape)")
+    guard !rect.isEmpty else { return }
+    if rank == 0 { body(0, 0, 1); return }
+    let run = rect.size[rank - 1]
+    var point = rect.origin
+    var local = 0
+    while true {
+        var global = 0
+        for d in 0..<rank { global = global * shape[d] + point[d] }
+        body(local, global, run)
+        local += run
+        var d = rank - 2
+        while d >= 0 {
+            point[d] += 1
+            if point[d] < rect.origin[d] + rect.size[d] { break }
+            point[d] = rect.origin[d]
+            d -= 1
+        }
+        if d < 0 { return }
+    }
+}
+
+import Geometry

@@ -1,0 +1,70 @@
+import Geometry
+
+/// The part of a sliding-window layer (convolution, pooling) one rank computes: the
+/// global rows and columns its local input buffer covers, and the global output rows and
+/// columns it must produce.
+///
+/// The input ranges are the rank's `read_rect` (owned block plus halo), the output ranges
+/// its `write_rect`. Padding applies only at the global border: an input index outside
+/// the global tensor reads zero; one inside it must lie in the local input ranges.
+/// A whole-tensor call is the shard whose ranges are the whole tensor.
+public struct SpatialShard: Hashable, Sendable {
+    public var inputRows: Range<Int>
+    public var inputCols: Range<Int>
+    public var outputRows: Range<Int>
+    public var outputCols: Range<Int>
+
+    public init(inputRows: Range<Int>, inputCols: Range<Int>, outputRows: Range<Int>, outputCols: Range<Int>) {
+        self.inputRows = inputRows
+        self.inputCols = inputCols
+        self.outputRows = outputRows
+        self.outputCols = outputCols
+    }
+
+    /// A shard from NCHW (or HW) rects: the last two dimensions are rows and columns.
+    public init(input: Rect, output: Rect) {
+        precondition(input.rank >= 2 && output.rank >= 2, "shard rects \(input), \(output) need rank 2 or more")
+        self.init(
+            inputRows: input.range(input.rank - 2), inputCols: input.range(input.rank - 1),
+            outputRows: output.range(output.rank - 2), outputCols: output.range(output.rank - 1))
+    }
+
+    /// The whole tensor: input `height x width`, output `outputHeight x outputWidth`.
+    public static func whole(height: Int, width: Int, outputHeight: Int, outputWidth: Int) -> SpatialShard {
+        SpatialShard(inputRows: 0..<height, inputCols: 0..<width, outputRows: 0..<outputHeight, outputCols: 0..<outputWidth)
+    }
+
+    /// Local input plane size (rows x columns) and output plane size.
+    public var inputPlane: Int { inputRows.count * inputCols.count }
+    public var outputPlane: Int { outputRows.count * outputCols.count }
+}
+
+/// The output indices `o` of `range` whose input `o*stride + offset` lies in `0..<length`,
+/// as a subrange of `range` (possibly empty). Used to split a row of a window into its
+/// padding part and its data part without a branch per element.
+@inline(__always)
+func validOutputs(_ range: Range<Int>, stride: Int, offset: Int, length: Int) -> Range<Int> {
+    // o*stride + offset >= 0  <=>  o >= ceil(-offset / stride)
+    let lo = Swift.max(range.lowerBound, ceilDivide(-offset, stride))
+    // o*stride + offset <= length - 1  <=>  o <= floor((length - 1 - offset) / stride)
+    let hi = Swift.min(range.upperBound, floorDivide(length - 1 - offset, stride) + 1)
+    return lo < hi ? lo..<hi : lo..<lo
+}
+
+@inline(__always)
+func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+@inline(__always)
+func ceilDivide(_ a: Int, _ b: Int) -> Int { -floorDivide(-a, b) }
+
+/// Checks that the shard's local input holds every in-tensor index its outputs read
+/// along one axis (a programmer error otherwise: the partitioner gives the rects).
+func checkCovers(
+    _ local: Range<Int>, outputs: Range<Int>, kernel: Int, stride: Int, padding: Int, dilation: Int,
+    length: Int, layer: String, axis: String
+) {
+    let needed = receptiveField(
+        of: outputs, kernel: kernel, stride: stride, padding: padding, dilation: dilation, inputLength: length)
+    precondition(
+        needed.isEmpty || (local.lowerBound <= needed.lowerBound && needed.upperBound <= local.upperBound),
+        "\(layer): local input \(axis) \(local) does not cover \(needed), read by outputs \(outputs)")
+}

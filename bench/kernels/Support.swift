@@ -1,0 +1,166 @@
+import CBLAS
+import Kernels
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BenchOptions {
+    var runConv = true
+    var runLC = true
+    var repeats = 5
+    var save: String?
+    var compare: String?
+
+    init<S: Sequence<String>>(_ args: S) {
+        var it = args.makeIterator()
+        while let a = it.next() {
+            switch a {
+            case "--conv-only": runLC = false
+            case "--lc-only": runConv = false
+            case "--repeats": repeats = it.next().flatMap { Int($0) } ?? repeats
+            case "--save": save = it.next()
+            case "--compare": compare = it.next()
+            default:
+                print("usage: bench-kernels [--conv-only|--lc-only] [--repeats N] [--save FILE] [--compare FILE]")
+                exit(2)
+            }
+        }
+    }
+}
+
+/// One line of the final table: a kernel's rate next to sgemm's on the same shapes.
+struct Figure {
+    var name: String
+    var flops: Double
+    var kernelSeconds: Double
+    var gemmSeconds: Double
+    var note: String = ""
+}
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Best time of `repeats` runs after one warm-up run.
+func best(_ repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var t = Double.infinity
+    for _ in 0..<repeats {
+        let start = now()
+        body()
+        t = min(t, now() - start)
+    }
+    return t
+}
+
+func printMachine() {
+    var flags: [String] = []
+    var model = "unknown"
+    if let f = fopen("/proc/cpuinfo", "r") {
+        defer { fclose(f) }
+        var line: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        while getline(&line, &cap, f) > 0, let l = line {
+            let s = String(cString: l)
+            if model == "unknown", s.hasPrefix("model name") { model = s.split(separator: ":").last.map { $0.trimmingCharacters() } ?? model }
+            if flags.isEmpty, s.hasPrefix("flags") {
+                let all = Set(s.split(separator: " ").map { String($0).trimmingCharacters() })
+                flags = ["sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni"]
+                    .filter { all.contains($0) }
+            }
+        }
+        free(line)
+    }
+    print("cpu: \(model)")
+    print("vector extensions: \(flags.joined(separator: " "))")
+    print("openblas: \(BLASInfo.config)")
+    print("openblas core: \(BLASInfo.coreName), threads \(BLASInfo.threads)"
+          + (getenv("OPENBLAS_CORETYPE").map { " (OPENBLAS_CORETYPE=\(String(cString: $0)))" } ?? ""))
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(self).trimmingCharacters()
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" || c == "\n" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\n" { s.removeLast() }
+        return String(s)
+    }
+}
+
+func printFigures(_ figures: [Figure]) {
+    print("")
+    print("figures (one thread; GFLOP/s; sgemm = cblas_sgemm on the same GEMM shapes, same run)")
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    func fmt(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return String(r)
+    }
+    for f in figures {
+        let k = f.flops / f.kernelSeconds * 1e-9, g = f.flops / f.gemmSeconds * 1e-9
+        print(pad(f.name, 44) + pad("kernel " + fmt(k), 16) + pad("sgemm " + fmt(g), 15)
+              + "ratio " + String(Int((k / g * 100).rounded())) + "%" + (f.note.isEmpty ? "" : "  " + f.note))
+    }
+}
+
+/// Deterministic values in [-1, 1).
+func fillRandom(_ p: UnsafeMutableBufferPointer<Float>, seed: UInt64) {
+    var s = seed
+    for i in p.indices {
+        s &+= 0x9E37_79B9_7F4A_7C15
+        var z = s
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        p[i] = Float(z >> 40) / Float(1 << 23) - 1
+    }
+}
+
+func allocate(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
+    let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+    p.initialize(repeating: 0)
+    return p
+}
+
+/// Saves the sampled results of this run, or compares them with a saved run's (the
+/// check that another OpenBLAS core type computes the same numbers).
+func compareOrSave(_ checks: [String: [Float]], options: BenchOptions) {
+    if let path = options.save, let f = fopen(path, "w") {
+        for (name, values) in checks.sorted(by: { $0.key < $1.key }) {
+            fputs(name + " " + values.map { String($0.bitPattern) }.joined(separator: " ") + "\n", f)
+        }
+        fclose(f)
+    }
+    guard let path = options.compare else { return }
+    guard let f = fopen(path, "r") else { print("compare: cannot open \(path)"); return }
+    defer { fclose(f) }
+    var line: UnsafeMutablePointer<CChar>?
+    var cap = 0
+    var worst = 0.0
+    var compared = 0
+    while getline(&line, &cap, f) > 0, let l = line {
+        let parts = String(cString: l).trimmingCharacters().split(separator: " ")
+        guard let name = parts.first.map(String.init), let mine = checks[name] else { continue }
+        let theirs = parts.dropFirst().compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        guard theirs.count == mine.count else { print("compare: \(name) has \(theirs.count) values, expected \(mine.count)"); continue }
+        var scale = 0.0
+        for v in theirs { scale = max(scale, Double(abs(v))) }
+        var diff = 0.0
+        for (a, b) in zip(mine, theirs) { diff = max(diff, Double(abs(a - b))) }
+        let rel = diff / max(scale, 1e-30)
+        print("compare \(name): max |difference| / max |value| = \(rel) over \(mine.count) values")
+        worst = max(worst, rel)
+        compared += 1
+    }
+    free(line)
+    print("compare: \(compared) results, worst relative difference \(worst) -> "
+          + (compared > 0 && worst <= 1e-5 ? "same results" : "DIFFERENT results"))
+}
