@@ -12,6 +12,7 @@ struct PartitionCommand: ParsableCommand {
             Examples:
               distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1
               distconv partition --model examples/fashion-cnn.json --ranks 4 --format svg > split.svg
+              distconv partition --graph examples/vgg19.graph --ranks 2 --batch 2 --image-size 64 --rank 1
               mpirun -n 4 distconv partition --model examples/fashion-cnn.json --output out/
             Under mpirun, --ranks defaults to the job's size and each rank reports itself.
             """)
@@ -19,7 +20,19 @@ struct PartitionCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, svg }
 
     @Option(help: "Model file (JSON), e.g. examples/seed-tiled.json.")
-    var model: String
+    var model: String?
+
+    @Option(help: "Graph dump to import instead of a model file, e.g. examples/vgg19.graph.")
+    var graph: String?
+
+    @Option(help: "With --graph: batch size (default: the graph's).")
+    var batch: Int?
+
+    @Option(help: "With --graph: image height and width (default: the graph's).")
+    var imageSize: Int?
+
+    @Option(help: "Grid policy batch, spatial or hybrid (default: spatial for --graph, the file's grids for --model).")
+    var grid: GridPolicy?
 
     @Option(help: "Number of ranks (default: the MPI job's size, or 1).")
     var ranks: Int?
@@ -40,7 +53,7 @@ struct PartitionCommand: ParsableCommand {
         if let rank, !(0..<ranks).contains(rank) {
             throw CLIError("--rank \(rank) is out of range for --ranks \(ranks) (0...\(ranks - 1))")
         }
-        let model = try Model.load(path: self.model)
+        let model = try loadModel(graph: graph, model: self.model, batch: batch, imageSize: imageSize, grid: grid, ranks: ranks).model
         let partition = try Partition(model: model, ranks: ranks)
         let selected: [Int] = rank.map { [$0] } ?? comm.map { [$0.rank] } ?? Array(0..<ranks)
 

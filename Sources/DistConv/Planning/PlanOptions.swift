@@ -1,0 +1,30 @@
+/// Choices that change a memory plan but not the partition.
+public struct PlanOptions: Sendable, Equatable {
+    /// Decides the bytes of optimizer state per parameter byte.
+    public var optimizer: OptimizerKind
+    /// Every arena buffer starts at a multiple of this many bytes (SIMD loads, cache
+    /// lines); sizes are rounded up to it for packing. The lower bound uses exact bytes.
+    public var alignment: Int
+    public var strategy: ArenaStrategy
+
+    public init(optimizer: OptimizerKind = .momentum, alignment: Int = 64, strategy: ArenaStrategy = .best) {
+        precondition(alignment >= 1, "alignment \(alignment)")
+        self.optimizer = optimizer
+        self.alignment = alignment
+        self.strategy = strategy
+    }
+}
+
+/// The optimizers of DESIGN.md §5, by the state they keep per parameter.
+public enum OptimizerKind: String, Sendable, CaseIterable, Equatable {
+    case sgd, momentum, adam
+
+    /// Buffers the size of the parameters it keeps: none, the velocity, or two moments.
+    public var statesPerParameter: Int {
+        switch self {
+        case .sgd: return 0
+        case .momentum: return 1
+        case .adam: return 2
+        }
+    }
+}
