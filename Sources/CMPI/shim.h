@@ -28,6 +28,7 @@ static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN
 
 static inline int cmpi_success(void) { return MPI_SUCCESS; }
 static inline int cmpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline int cmpi_undefined(void) { return MPI_UNDEFINED; }
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline int cmpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
 static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }

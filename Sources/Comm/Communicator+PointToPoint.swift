@@ -52,6 +52,22 @@ extension Communicator {
         try check(code, "MPI_Waitall", rank: rank)
     }
 
+    /// Waits until one more operation of `requests` has completed and returns its index
+    /// (in posting order, counting from 0 since the last time the set was emptied). Returns
+    /// nil, and empties the set, once every operation has completed and been returned.
+    public func waitAny(_ requests: RequestSet) throws -> Int? {
+        guard requests.count > 0 else { return nil }
+        var index: Int32 = 0
+        let code = MPI_Waitany(Int32(requests.count), requests.handles, &index, cmpi_status_ignore())
+        if code != cmpi_success() { requests.clear() }
+        try check(code, "MPI_Waitany", rank: rank)
+        if index == cmpi_undefined() {
+            requests.clear()
+            return nil
+        }
+        return Int(index)
+    }
+
     private func checkPeer(_ peer: Int, _ call: String) throws {
         guard peer >= 0 && peer < size else {
             throw CommError.invalidArgument(

@@ -11,6 +11,9 @@ import Glibc
 
 let checks: [String: (Communicator, [String]) throws -> [String]] = [
     "allreduce": checkAllreduce,
+    "collectives": checkCollectives,
+    "redistribute": checkRedistributions,
+    "fail-exchange": checkFailingExchange,
 ]
 
 func checkAllreduce(_ comm: Communicator, _ args: [String]) throws -> [String] {

@@ -52,7 +52,7 @@ extension Redistribution {
     }
 
     /// Posts every receive, packs and posts every send, copies the local part while the
-    /// messages travel, waits for all, then unpacks.
+    /// messages travel, then waits, unpacking each message as it arrives.
     func run<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool) throws {
         let (sendScratch, receiveScratch) = scratch(for: T.self)
         let bytes = MemoryLayout<T>.stride
@@ -72,10 +72,12 @@ extension Redistribution {
         if !inPlace, let source, let destination {
             program.copyLocal(from: source, into: destination)
         }
-        try communicator.waitAll(requests)
-        if let receiveScratch, let destination {
-            for message in program.receives {
-                program.unpack(message, from: receiveScratch, into: destination)
+        // Unpack each message as it arrives (receives were posted first, so their
+        // requests come first), overlapping unpacking with the messages still in flight.
+        let receiveCount = program.receives.count
+        while let index = try communicator.waitAny(requests) {
+            if index < receiveCount, let receiveScratch, let destination {
+                program.unpack(program.receives[index], from: receiveScratch, into: destination)
             }
         }
     }

@@ -137,27 +137,48 @@ func rowMajorStrides(_ size: [Int]) -> [Int] {
     return strides
 }
 
-/// `rows` runs of `bytes` bytes, strides in bytes. Runs of one 4- or 8-byte element (a
-/// halo column) are copied as loads and stores rather than `memcpy` calls.
+/// `rows` runs of `bytes` bytes, strides in bytes. Short runs (halo columns of width 1
+/// to 8 floats) are copied with inline loads and stores: a `memcpy` call per run would
+/// cost more than the copy. Long runs use `memcpy`.
 @inline(__always)
 private func copyRows(
     _ destination: UnsafeMutableRawPointer, _ destinationStep: Int,
     _ source: UnsafeRawPointer, _ sourceStep: Int, _ rows: Int, _ bytes: Int
 ) {
     switch bytes {
-    case 4:
+    case 4: copyRuns(UInt32.self, destination, destinationStep, source, sourceStep, rows)
+    case 8: copyRuns(UInt64.self, destination, destinationStep, source, sourceStep, rows)
+    case 16: copyRuns(SIMD2<UInt64>.self, destination, destinationStep, source, sourceStep, rows)
+    case 32: copyRuns(SIMD4<UInt64>.self, destination, destinationStep, source, sourceStep, rows)
+    case ..<128 where bytes % 8 == 0:
         for i in 0..<rows {
-            let v = (source + i * sourceStep).loadUnaligned(as: UInt32.self)
-            (destination + i * destinationStep).storeBytes(of: v, as: UInt32.self)
+            let d = destination + i * destinationStep, s = source + i * sourceStep
+            for k in stride(from: 0, to: bytes, by: 8) {
+                (d + k).storeBytes(of: (s + k).loadUnaligned(as: UInt64.self), as: UInt64.self)
+            }
         }
-    case 8:
+    case ..<128 where bytes % 4 == 0:
         for i in 0..<rows {
-            let v = (source + i * sourceStep).loadUnaligned(as: UInt64.self)
-            (destination + i * destinationStep).storeBytes(of: v, as: UInt64.self)
+            let d = destination + i * destinationStep, s = source + i * sourceStep
+            for k in stride(from: 0, to: bytes, by: 4) {
+                (d + k).storeBytes(of: (s + k).loadUnaligned(as: UInt32.self), as: UInt32.self)
+            }
         }
     default:
         for i in 0..<rows {
             memcpy(destination + i * destinationStep, source + i * sourceStep, bytes)
         }
+    }
+}
+
+/// `rows` runs of one `Word` each.
+@inline(__always)
+private func copyRuns<Word: BitwiseCopyable>(
+    _: Word.Type, _ destination: UnsafeMutableRawPointer, _ destinationStep: Int,
+    _ source: UnsafeRawPointer, _ sourceStep: Int, _ rows: Int
+) {
+    for i in 0..<rows {
+        let v = (source + i * sourceStep).loadUnaligned(as: Word.self)
+        (destination + i * destinationStep).storeBytes(of: v, as: Word.self)
     }
 }
