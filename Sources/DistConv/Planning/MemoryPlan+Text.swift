@@ -10,8 +10,9 @@ extension MemoryPlan {
             if counts[op.grid] == nil { order.append(op.grid) }
             counts[op.grid, default: 0] += 1
         }
-        return order.sorted { counts[$0]! > counts[$1]! }
-            .map { "[\($0.map(String.init).joined(separator: ", "))] x\(counts[$0]!)" }.joined(separator: ", ")
+        let uses = order.map { (grid: $0, count: counts[$0, default: 0]) }
+        return uses.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }
+            .map { "[\($0.element.grid.map(String.init).joined(separator: ", "))] x\($0.element.count)" }.joined(separator: ", ")
     }
 
     /// The report as text: a header (model, grids, the graph's totals), one row per rank
