@@ -49,7 +49,8 @@ struct PlanCommand: ParsableCommand {
     var rank: Int?
 
     func run() throws {
-        guard ranks >= 1 else { throw CLIError("--ranks is \(ranks); it must be at least 1") }
+        // Every rank is planned in this process; past a few thousand that is not a report.
+        guard (1...4096).contains(ranks) else { throw CLIError("--ranks is \(ranks); it must be from 1 to 4096") }
         if let rank, !(0..<ranks).contains(rank) {
             throw CLIError("--rank \(rank) is out of range for --ranks \(ranks) (0...\(ranks - 1))")
         }
@@ -75,8 +76,10 @@ func loadModel(
 ) throws -> (model: Model, imported: ImportedGraph?, policy: GridPolicy?) {
     switch (graph, model) {
     case (let path?, nil):
-        if let batch, batch < 1 { throw CLIError("--batch is \(batch); it must be at least 1") }
-        if let imageSize, imageSize < 1 { throw CLIError("--image-size is \(imageSize); it must be at least 1") }
+        if let batch, !(1...1 << 20).contains(batch) { throw CLIError("--batch is \(batch); it must be from 1 to \(1 << 20)") }
+        if let imageSize, !(1...1 << 16).contains(imageSize) {
+            throw CLIError("--image-size is \(imageSize); it must be from 1 to \(1 << 16)")
+        }
         let imported = try ImportedGraph.load(path: path, options: GraphImportOptions(batch: batch, imageSize: imageSize))
         let policy = grid ?? .spatial
         return (try policy.apply(to: imported.model, ranks: ranks), imported, policy)

@@ -22,7 +22,9 @@ extension ChainerGraph {
             throw reader.error(header.number, "expected non-negative counts in the header, found \(tensorCount) \(opCount)")
         }
 
-        var tensors: [GraphTensor?] = Array(repeating: nil, count: tensorCount)
+        // By id; filled as lines arrive (a header's count must not size an array before
+        // the lines are there to back it).
+        var tensors: [Int: GraphTensor] = [:]
         for k in 0..<tensorCount {
             let expected = "tensor \(k + 1) of \(tensorCount): 'ID BYTES NAME'"
             let (n, text) = try reader.line(expecting: expected)
@@ -31,7 +33,10 @@ extension ChainerGraph {
                 throw reader.error(n, "expected \(expected), found '\(text.prefix(80))'")
             }
             try Self.check(id, count: tensorCount, line: n, reader: reader)
-            guard bytes >= 0 else { throw reader.error(n, "tensor \(id) has \(bytes) bytes; expected a count of at least 0") }
+            // Sizes up to a petabyte: sums of them cannot overflow.
+            guard bytes >= 0 && bytes <= 1 << 50 else {
+                throw reader.error(n, "tensor \(id) has \(bytes) bytes; expected a count from 0 to 2^50")
+            }
             if let earlier = tensors[id] { throw reader.error(n, "tensor id \(id) is listed twice (first on line \(earlier.line))") }
             tensors[id] = GraphTensor(id: id, bytes: bytes, name: String(fields[2]), line: n)
         }
@@ -46,7 +51,8 @@ extension ChainerGraph {
             throw reader.error(n, "expected the end of the file after \(opCount) ops (the header's count), found '\(text.prefix(80))'")
         }
         self.source = source
-        self.tensors = tensors.compactMap { $0 }
+        // Distinct ids in 0..<count, count of them: every id is there.
+        self.tensors = (0..<tensorCount).compactMap { tensors[$0] }
         self.ops = ops
     }
 

@@ -18,6 +18,8 @@ struct LineReader {
     /// The number the next line has (one past the end for a file that has ended).
     var lineNumber: Int { next + 1 }
     var isAtEnd: Bool { next >= lines.count }
+    /// Lines not yet handed out.
+    var remaining: Int { lines.count - next }
 
     func error(_ line: Int, _ problem: String) -> GraphError {
         GraphError(file: source, line: line, problem)

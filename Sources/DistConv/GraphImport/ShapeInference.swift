@@ -17,7 +17,7 @@ enum ShapeInference {
     static func convolution(
         input: [Int], weights: Int, bias: Int?, output: Int, _ a: ConvolutionAttributes
     ) -> [Convolution] {
-        candidates(batch: input[0], weights: weights, bias: bias, output: output, a) { cin in
+        candidates(batch: input[0], knownChannels: input[1], weights: weights, bias: bias, output: output, a) { cin in
             cin == input[1] ? input : nil
         }
     }
@@ -27,7 +27,7 @@ enum ShapeInference {
     static func firstConvolution(
         batch: Int, inputElements: Int, weights: Int, bias: Int?, output: Int, _ a: ConvolutionAttributes
     ) -> [Convolution] {
-        candidates(batch: batch, weights: weights, bias: bias, output: output, a) { cin in
+        candidates(batch: batch, knownChannels: nil, weights: weights, bias: bias, output: output, a) { cin in
             guard inputElements % (batch * cin) == 0 else { return nil }
             let area = inputElements / (batch * cin)
             let side = integerSquareRoot(area)
@@ -35,8 +35,10 @@ enum ShapeInference {
         }
     }
 
+    /// Tries every square kernel side; output channels come from the bias, else from the
+    /// known input channels, else every divisor (only for a first layer without bias).
     private static func candidates(
-        batch: Int, weights: Int, bias: Int?, output: Int, _ a: ConvolutionAttributes,
+        batch: Int, knownChannels: Int?, weights: Int, bias: Int?, output: Int, _ a: ConvolutionAttributes,
         input: (Int) -> [Int]?
     ) -> [Convolution] {
         let groups = a.groups ?? 1
@@ -47,7 +49,15 @@ enum ShapeInference {
             defer { k += 1 }
             guard weights % (k * k) == 0 else { continue }
             let perKernel = weights / (k * k)  // Cout * Cin/groups
-            for cout in bias.map({ [$0] }) ?? divisors(perKernel) where cout >= 1 && perKernel % cout == 0 && cout % groups == 0 {
+            let couts: [Int]
+            if let bias {
+                couts = [bias]
+            } else if let cin = knownChannels, cin % groups == 0, cin >= groups, perKernel % (cin / groups) == 0 {
+                couts = [perKernel / (cin / groups)]
+            } else {
+                couts = knownChannels == nil ? divisors(perKernel) : []
+            }
+            for cout in couts where cout >= 1 && perKernel % cout == 0 && cout % groups == 0 {
                 let cin = perKernel / cout * groups
                 guard let shape = input(cin) else { continue }
                 let oh = windowOutputLength(inputLength: shape[2], kernel: k, stride: a.sy, padding: a.ph, dilation: a.dy ?? 1)
