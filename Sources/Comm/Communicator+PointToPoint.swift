@@ -5,7 +5,7 @@ extension Communicator {
     /// stay valid and unchanged until then. An empty buffer still sends an empty message.
     public func isend(
         _ bytes: UnsafeRawBufferPointer, to peer: Int, tag: Int = 0, requests: RequestSet
-    ) throws {
+    ) throws(CommError) {
         try checkPeer(peer, "MPI_Isend")
         let n = try mpiCount(bytes.count, "MPI_Isend")
         let code = MPI_Isend(bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
@@ -18,7 +18,7 @@ extension Communicator {
     /// `waitAll(requests)`. A longer message is an MPI truncation error there.
     public func irecv(
         _ bytes: UnsafeMutableRawBufferPointer, from peer: Int, tag: Int = 0, requests: RequestSet
-    ) throws {
+    ) throws(CommError) {
         try checkPeer(peer, "MPI_Irecv")
         let n = try mpiCount(bytes.count, "MPI_Irecv")
         let code = MPI_Irecv(bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
@@ -30,21 +30,21 @@ extension Communicator {
     /// Typed `isend`: the elements of `values`.
     public func isend<T: MPIScalar>(
         _ values: UnsafeBufferPointer<T>, to peer: Int, tag: Int = 0, requests: RequestSet
-    ) throws {
+    ) throws(CommError) {
         try isend(UnsafeRawBufferPointer(values), to: peer, tag: tag, requests: requests)
     }
 
     /// Typed `irecv`: exactly `values.count` elements.
     public func irecv<T: MPIScalar>(
         _ values: UnsafeMutableBufferPointer<T>, from peer: Int, tag: Int = 0, requests: RequestSet
-    ) throws {
+    ) throws(CommError) {
         try irecv(UnsafeMutableRawBufferPointer(values), from: peer, tag: tag, requests: requests)
     }
 
     /// Waits until every operation in `requests` has completed, then empties the set.
     /// On an error the set is emptied too; the operations' state is then undefined, and
     /// the caller should end the job (see `abort`).
-    public func waitAll(_ requests: RequestSet) throws {
+    public func waitAll(_ requests: RequestSet) throws(CommError) {
         guard requests.count > 0 else { return }
         let n = Int32(requests.count)
         let code = MPI_Waitall(n, requests.handles, cmpi_statuses_ignore())
@@ -55,7 +55,7 @@ extension Communicator {
     /// Waits until one more operation of `requests` has completed and returns its index
     /// (in posting order, counting from 0 since the last time the set was emptied). Returns
     /// nil, and empties the set, once every operation has completed and been returned.
-    public func waitAny(_ requests: RequestSet) throws -> Int? {
+    public func waitAny(_ requests: RequestSet) throws(CommError) -> Int? {
         guard requests.count > 0 else { return nil }
         var index: Int32 = 0
         let code = MPI_Waitany(Int32(requests.count), requests.handles, &index, cmpi_status_ignore())
@@ -68,7 +68,7 @@ extension Communicator {
         return Int(index)
     }
 
-    private func checkPeer(_ peer: Int, _ call: String) throws {
+    private func checkPeer(_ peer: Int, _ call: String) throws(CommError) {
         guard peer >= 0 && peer < size else {
             throw CommError.invalidArgument(
                 call: call, rank: rank, reason: "peer \(peer) outside 0..<\(size)")

@@ -11,7 +11,7 @@ public final class Communicator: @unchecked Sendable {
     /// Number of ranks in the communicator.
     public let size: Int
 
-    init(handle: MPI_Comm) throws {
+    init(handle: MPI_Comm) throws(CommError) {
         self.handle = handle
         var r: Int32 = 0
         var s: Int32 = 0
@@ -23,7 +23,7 @@ public final class Communicator: @unchecked Sendable {
 
     /// `MPI_COMM_WORLD`, initialising MPI the first time. Errors are returned, not
     /// fatal (`MPI_ERRORS_RETURN`), so every failure becomes a `CommError`.
-    public static func world() throws -> Communicator {
+    public static func world() throws(CommError) -> Communicator {
         try MPIRuntime.shared.start()
         return try MPIRuntime.shared.worldCommunicator()
     }
@@ -36,12 +36,12 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Waits until every rank has arrived.
-    public func barrier() throws {
+    public func barrier() throws(CommError) {
         try check(MPI_Barrier(handle), "MPI_Barrier", rank: rank)
     }
 
     /// The name of the host this rank runs on.
-    public func processorName() throws -> String {
+    public func processorName() throws(CommError) -> String {
         var buffer = [CChar](repeating: 0, count: Int(cmpi_max_processor_name()) + 1)
         var length: Int32 = 0
         try check(MPI_Get_processor_name(&buffer, &length), "MPI_Get_processor_name", rank: rank)
@@ -67,7 +67,7 @@ public func mpiLibraryVersion() -> String {
 }
 
 /// Turns an MPI return code into a `CommError` naming the call.
-func check(_ code: Int32, _ call: String, rank: Int) throws {
+func check(_ code: Int32, _ call: String, rank: Int) throws(CommError) {
     guard code != cmpi_success() else { return }
     var buffer = [CChar](repeating: 0, count: Int(cmpi_max_error_string()) + 1)
     var length: Int32 = 0

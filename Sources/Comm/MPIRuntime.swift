@@ -12,7 +12,7 @@ final class MPIRuntime: @unchecked Sendable {
     private var started = false
     private var world: Communicator?
 
-    func start() throws {
+    func start() throws(CommError) {
         if started { return }
         var initialized: Int32 = 0
         MPI_Initialized(&initialized)
@@ -29,7 +29,7 @@ final class MPIRuntime: @unchecked Sendable {
         started = true
     }
 
-    func worldCommunicator() throws -> Communicator {
+    func worldCommunicator() throws(CommError) -> Communicator {
         if let world { return world }
         let w = try Communicator(handle: cmpi_comm_world())
         world = w

@@ -26,6 +26,20 @@ func checkCollectives(_ comm: Communicator, _ args: [String]) throws -> [String]
     let expected = (0..<(3 + left)).map { Float(left * 100 + $0) }
     if incoming != expected { failures.append("ring from \(left): \(incoming), expected \(expected)") }
     if requests.count != 0 { failures.append("request set not emptied by waitAll") }
+
+    // The same ring completed one request at a time: each index comes back once.
+    var again = [Float](repeating: -1, count: 3 + left)
+    var completed: [Int] = []
+    try outgoing.withUnsafeBufferPointer { out in
+        try again.withUnsafeMutableBufferPointer { inc in
+            try comm.irecv(inc, from: left, tag: 10, requests: requests)
+            try comm.isend(out, to: right, tag: 10, requests: requests)
+            while let index = try comm.waitAny(requests) { completed.append(index) }
+        }
+    }
+    if completed.sorted() != [0, 1] { failures.append("waitAny returned \(completed), expected 0 and 1 once each") }
+    if again != expected { failures.append("waitAny ring from \(left): \(again), expected \(expected)") }
+    if requests.count != 0 { failures.append("request set not emptied after waitAny") }
     return failures
 }
 

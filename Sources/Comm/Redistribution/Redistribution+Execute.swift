@@ -13,7 +13,7 @@ extension Redistribution {
     public func execute<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>) {
         precondition(sourceStorage == targetStorage,
                      "in-place redistribution with source storage \(sourceStorage) and target \(targetStorage)")
-        orAbort {
+        orAbort { () throws(CommError) in
             try validate(buffer.count, sourceStorage, "buffer")
             try run(source: UnsafePointer(buffer.baseAddress), destination: buffer.baseAddress, inPlace: true)
         }
@@ -32,7 +32,7 @@ extension Redistribution {
             precondition(!sourceBytes.overlaps(destinationBytes),
                          "redistribution source and destination buffers overlap; execute in place instead")
         }
-        orAbort {
+        orAbort { () throws(CommError) in
             try validate(source.count, sourceStorage, "source buffer")
             try validate(destination.count, targetStorage, "destination buffer")
             try run(source: source.baseAddress, destination: destination.baseAddress, inPlace: false)
@@ -53,7 +53,7 @@ extension Redistribution {
 
     /// Posts every receive, packs and posts every send, copies the local part while the
     /// messages travel, then waits, unpacking each message as it arrives.
-    func run<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool) throws {
+    func run<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool) throws(CommError) {
         let (sendScratch, receiveScratch) = scratch(for: T.self)
         let bytes = MemoryLayout<T>.stride
         if let receiveScratch {
@@ -82,7 +82,7 @@ extension Redistribution {
         }
     }
 
-    private func validate(_ count: Int, _ storage: Rect, _ what: String) throws {
+    private func validate(_ count: Int, _ storage: Rect, _ what: String) throws(CommError) {
         guard count == storage.volume else {
             throw CommError.invalidArgument(
                 call: "Redistribution.execute", rank: communicator.rank,
@@ -91,7 +91,7 @@ extension Redistribution {
     }
 
     /// Runs `body`; on an error ends the job with one line naming the rank and the call.
-    private func orAbort(_ body: () throws -> Void) {
+    private func orAbort(_ body: () throws(CommError) -> Void) {
         do {
             try body()
         } catch {
