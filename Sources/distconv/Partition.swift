@@ -12,8 +12,10 @@ struct PartitionCommand: ParsableCommand {
             Examples:
               distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1
               distconv partition --model examples/fashion-cnn.json --ranks 4 --format svg > split.svg
-              distconv partition --graph examples/vgg19.graph --ranks 2 --batch 2 --image-size 64 --rank 1
+              distconv partition --graph examples/vgg19.graph --ranks 4 --rank 1
               mpirun -n 4 distconv partition --model examples/fashion-cnn.json --output out/
+            A graph (--graph) takes grids from --grid, and --batch and --image-size
+            re-size it (e.g. --batch 2 --image-size 64).
             Under mpirun, --ranks defaults to the job's size and each rank reports itself.
             """)
 

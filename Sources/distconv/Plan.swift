@@ -8,15 +8,18 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Plan memory per rank: tensor shards, liveness and an offset-assigned arena.",
         discussion: """
-            Imports a Chainer graph dump (or reads a model file), chooses grids, partitions it
-            over --ranks ranks and reports per rank: parameters, gradients, optimizer state,
-            activations, the lower bound (most bytes alive at once), the arena the
-            activations and gradients are packed into, its ratio to the bound, and the peak.
+            Imports a Chainer graph dump (or reads a model file), chooses grids,
+            partitions it over --ranks ranks and reports per rank: parameters,
+            gradients, optimizer state, activations, the lower bound (most bytes
+            alive at once), the arena that activations and gradients are packed
+            into, its ratio to the bound, and the peak.
+
             Examples:
               distconv plan --graph examples/vgg19.graph --ranks 1
-              distconv plan --graph examples/vgg19.graph --ranks 4 --grid spatial --rank 1
-              distconv plan --graph examples/vgg19.graph --ranks 8 --grid hybrid --format json
-              distconv plan --graph examples/vgg19.graph --ranks 4 --format svg --rank 0 > arena.svg
+              distconv plan --graph examples/vgg19.graph --ranks 4 --rank 1
+              distconv plan --graph examples/vgg19.graph --ranks 8 --grid hybrid
+              distconv plan --graph examples/vgg19.graph --ranks 4 --format json
+              distconv plan --graph examples/vgg19.graph --ranks 4 --format svg > a.svg
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, svg }
