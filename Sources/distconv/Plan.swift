@@ -57,12 +57,16 @@ struct PlanCommand: ParsableCommand {
         if let rank, !(0..<ranks).contains(rank) {
             throw CLIError("--rank \(rank) is out of range for --ranks \(ranks) (0...\(ranks - 1))")
         }
-        let loaded = try loadModel(graph: graph, model: model, batch: batch, imageSize: imageSize, grid: grid, ranks: ranks)
+        let loaded = try loadModel(
+            graph: graph, model: model, batch: batch, imageSize: imageSize, grid: grid, ranks: ranks)
         let partition = try Partition(model: loaded.model, ranks: ranks)
         let plan = MemoryPlan(partition: partition, options: PlanOptions(optimizer: optimizer))
         let totals = loaded.imported.map { GraphTotals(imported: $0, plan: plan) }
         switch format {
-        case .text: print(plan.text(graph: totals, rank: rank ?? (ranks == 1 ? 0 : nil), policy: loaded.policy?.rawValue), terminator: "")
+        case .text:
+            print(
+                plan.text(graph: totals, rank: rank ?? (ranks == 1 ? 0 : nil), policy: loaded.policy?.rawValue),
+                terminator: "")
         case .json: print(plan.json(graph: totals, rank: rank, policy: loaded.policy?.rawValue), terminator: "")
         case .svg: print(plan.svg(rank: rank ?? 0), terminator: "")
         }
@@ -79,15 +83,20 @@ func loadModel(
 ) throws -> (model: Model, imported: ImportedGraph?, policy: GridPolicy?) {
     switch (graph, model) {
     case (let path?, nil):
-        if let batch, !(1...1 << 20).contains(batch) { throw CLIError("--batch is \(batch); it must be from 1 to \(1 << 20)") }
+        if let batch, !(1...1 << 20).contains(batch) {
+            throw CLIError("--batch is \(batch); it must be from 1 to \(1 << 20)")
+        }
         if let imageSize, !(1...1 << 16).contains(imageSize) {
             throw CLIError("--image-size is \(imageSize); it must be from 1 to \(1 << 16)")
         }
-        let imported = try ImportedGraph.load(path: path, options: GraphImportOptions(batch: batch, imageSize: imageSize))
+        let imported = try ImportedGraph.load(
+            path: path, options: GraphImportOptions(batch: batch, imageSize: imageSize))
         let policy = grid ?? .spatial
         return (try policy.apply(to: imported.model, ranks: ranks), imported, policy)
     case (nil, let path?):
-        guard batch == nil, imageSize == nil else { throw CLIError("--batch and --image-size apply to --graph, not --model") }
+        guard batch == nil, imageSize == nil else {
+            throw CLIError("--batch and --image-size apply to --graph, not --model")
+        }
         let m = try Model.load(path: path)
         return (try grid.map { try $0.apply(to: m, ranks: ranks) } ?? m, nil, grid)
     case (nil, nil): throw CLIError("give --graph FILE or --model FILE")

@@ -1,19 +1,28 @@
-@testable import DistConv
 import Testing
 
+@testable import DistConv
+
 @Suite struct GraphImportModelTests {
-    func importTiny(_ text: String = GraphFixtures.tiny, _ options: GraphImportOptions = .init()) throws -> ImportedGraph {
+    func importTiny(_ text: String = GraphFixtures.tiny, _ options: GraphImportOptions = .init()) throws
+        -> ImportedGraph
+    {
         try ImportedGraph(graph: try ChainerGraph(text: text, source: "tiny.graph"), options: options)
     }
 
     @Test func tinyGraphBecomesAChainInGenerationOrder() throws {
         let g = try importTiny()
         #expect(g.model.ops.map(\.name) == ["data", "c", "relu1", "flatten1", "fc", "loss"])
-        #expect(g.model.ops.map(\.kind.typeName) == ["data", "conv2d", "relu", "flatten", "linear", "softmax_cross_entropy"])
+        #expect(
+            g.model.ops.map(\.kind.typeName) == [
+                "data", "conv2d", "relu", "flatten", "linear", "softmax_cross_entropy",
+            ])
         #expect(g.model.dataOp.outputShape == [2, 1, 4, 4])
         #expect(g.model.tensor("c.W").shape == [2, 1, 3, 3] && g.model.tensor("fc.W").shape == [3, 32, 1, 1])
-        #expect(g.tensorNames == ["data.raw_output", "data.labels_output", "c.W", "c.b", "c.output", "relu1.output",
-                                 "flatten1.output", "fc.W", "fc.b", "fc.output", "loss.output"])
+        #expect(
+            g.tensorNames == [
+                "data.raw_output", "data.labels_output", "c.W", "c.b", "c.output", "relu1.output",
+                "flatten1.output", "fc.W", "fc.b", "fc.output", "loss.output",
+            ])
         #expect(g.opNames == ["flatten1", "c", "loss", "relu1", "fc", "relu1.grad"])
         #expect(g.tensorBytes == g.graph.totalBytes)
         #expect(g.dumpBatch == 2 && g.dumpImageSize == 4)
@@ -49,7 +58,9 @@ import Testing
         #expect(g.model.tensor("conv1_1.W").shape == [64, 3, 3, 3])
         #expect(g.model.tensor("fc6.W").shape == [4096, 25088, 1, 1])
         #expect(g.model.tensor("loss.output").shape == [1, 1, 1, 1])
-        guard case .pool(let pool)? = g.model.ops.first(where: { $0.name == "pool1" })?.kind else { Issue.record("no pool1"); return }
+        guard case .pool(let pool)? = g.model.ops.first(where: { $0.name == "pool1" })?.kind else {
+            Issue.record("no pool1"); return
+        }
         #expect(pool.coverAll && pool.kernel == [2, 2])
         #expect(g.opNames.filter { $0.hasSuffix(".grad") }.count == 46)
     }

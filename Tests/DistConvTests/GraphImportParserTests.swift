@@ -1,5 +1,6 @@
-@testable import DistConv
 import Testing
+
+@testable import DistConv
 
 @Suite struct GraphImportParserTests {
     func parse(_ text: String) throws(GraphError) -> ChainerGraph { try ChainerGraph(text: text, source: "g.txt") }
@@ -16,7 +17,9 @@ import Testing
         #expect(g.totalBytes == 128 + 8 + 72 + 8 + 256 * 3 + 384 + 12 + 24 + 4)
         #expect(g.parameterBytes == 72 + 8 + 384 + 12)
         #expect(g.ops[0].function == .reshape(shape: [2, -1]) && g.ops[0].line == 13 && g.ops[0].generation == 2)
-        guard case .convolution2D(let a) = g.ops[1].function else { Issue.record("op 1 is \(g.ops[1].function)"); return }
+        guard case .convolution2D(let a) = g.ops[1].function else {
+            Issue.record("op 1 is \(g.ops[1].function)"); return
+        }
         #expect(a.ph == 1 && a.groups == nil && a.coverAll == false)
         #expect(g.ops[5].phase == .backward && g.ops[5].inputs.map(\.role) == [.gradient, .output])
     }

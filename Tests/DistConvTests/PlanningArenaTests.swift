@@ -1,10 +1,13 @@
 import DistConv
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct PlanningArenaTests {
     @Test func lowerBoundIsTheMostBytesAliveAtOnce() {
-        let r = [ArenaRequest(size: 10, lifetime: 0...2), ArenaRequest(size: 5, lifetime: 2...3), ArenaRequest(size: 7, lifetime: 3...4)]
+        let r = [
+            ArenaRequest(size: 10, lifetime: 0...2), ArenaRequest(size: 5, lifetime: 2...3),
+            ArenaRequest(size: 7, lifetime: 3...4),
+        ]
         #expect(ArenaAllocator.liveBytes(r) == [10, 10, 15, 12, 7])
         #expect(ArenaAllocator.lowerBound(r) == 15)
         #expect(ArenaAllocator.lowerBound([]) == 0)
@@ -32,7 +35,9 @@ import TestSupport
         for _ in 0..<40 {
             let r = (0..<Int.random(in: 1...40, using: &g)).map { _ in
                 let start = Int.random(in: 0...30, using: &g)
-                return ArenaRequest(size: Int.random(in: 0...1000, using: &g), lifetime: start...(start + Int.random(in: 0...10, using: &g)))
+                return ArenaRequest(
+                    size: Int.random(in: 0...1000, using: &g),
+                    lifetime: start...(start + Int.random(in: 0...10, using: &g)))
             }
             let a = ArenaAllocator.assign(r, strategy: strategy)
             #expect(ArenaAllocator.firstConflict(r, offsets: a.offsets) == nil)

@@ -19,7 +19,10 @@ import Testing
         let backward = plan.steps.filter { $0.phase == .backward }.map(\.name)
         #expect(Set(backward) == Set(g.opNames.filter { $0.hasSuffix(".grad") }) && backward.count == 46)
         let text = plan.text(graph: totals)
-        #expect(text.contains("86 tensors, 92 ops, 4,598,445,348 bytes if every tensor lived at once, 574,668,960 bytes of parameters"))
+        #expect(
+            text.contains(
+                "86 tensors, 92 ops, 4,598,445,348 bytes if every tensor lived at once, 574,668,960 bytes of parameters"
+            ))
     }
 
     @Test(arguments: GridPolicy.allCases, [1, 2, 4, 8])

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `distconv plan` and `partition --graph`, run as a user runs them: the built binary.
 @Suite(.serialized) struct PlanCLITests {
@@ -21,13 +21,18 @@ import TestSupport
     @Test func oneRankPrintsTheDumpsTotals() throws {
         let r = try runProduct("distconv", ["plan", "--graph", Self.graph, "--ranks", "1"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("86 tensors, 92 ops, 4,598,445,348 bytes if every tensor lived at once, 574,668,960 bytes of parameters"))
+        #expect(
+            r.stdout.contains(
+                "86 tensors, 92 ops, 4,598,445,348 bytes if every tensor lived at once, 574,668,960 bytes of parameters"
+            ))
         #expect(r.stdout.contains("arena/bound"))
         #expect(r.stdout.contains("conv1_1.output"))  // one rank: the buffer table too
     }
 
     @Test func formatsAndGrids() throws {
-        let json = try runProduct("distconv", ["plan", "--graph", Self.graph, "--ranks", "4", "--grid", "hybrid", "--format", "json", "--rank", "3"])
+        let json = try runProduct(
+            "distconv",
+            ["plan", "--graph", Self.graph, "--ranks", "4", "--grid", "hybrid", "--format", "json", "--rank", "3"])
         #expect(json.status == 0, "\(json.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(object?["grid_policy"] as? String == "hybrid" && object?["ranks"] as? Int == 4)
@@ -38,11 +43,15 @@ import TestSupport
     }
 
     @Test func partitionWorksOnAnImportedGraph() throws {
-        let r = try runProduct("distconv", ["partition", "--graph", Self.graph, "--ranks", "2", "--batch", "2", "--image-size", "64", "--rank", "1"])
+        let r = try runProduct(
+            "distconv",
+            ["partition", "--graph", Self.graph, "--ranks", "2", "--batch", "2", "--image-size", "64", "--rank", "1"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("conv1_1.output\ndim=[ 2 64 64 64]"))
         let four = try runProduct("distconv", ["partition", "--graph", Self.graph, "--ranks", "4", "--rank", "1"])
-        #expect(four.status == 0 && four.stdout.hasPrefix("# distconv partition: model vgg19, rank 1 of 4"), "\(four.stderr)")
+        #expect(
+            four.status == 0 && four.stdout.hasPrefix("# distconv partition: model vgg19, rank 1 of 4"),
+            "\(four.stderr)")
     }
 
     /// Each case: a change to the dump, and the line its error must name.
@@ -59,8 +68,14 @@ import TestSupport
             ("fewer ops than blocks", edited(1, "86 91"), "line 800: expected the end of the file"),
             ("input count", edited(95, "4 1"), "line 99: expected input 4 of 4"),
             ("unknown op", edited(100, "Convolution3DFunction"), "line 100: unknown op type 'Convolution3DFunction'"),
-            ("bad JSON", edited(101, "{\"sy\": 1,, }"), "line 101: attributes of Convolution2DFunction: not valid JSON"),
-            ("missing attribute", edited(101, "{\"sx\": 1}"), "line 101: attributes of Convolution2DFunction: required field 'sy'"),
+            (
+                "bad JSON", edited(101, "{\"sy\": 1,, }"),
+                "line 101: attributes of Convolution2DFunction: not valid JSON"
+            ),
+            (
+                "missing attribute", edited(101, "{\"sx\": 1}"),
+                "line 101: attributes of Convolution2DFunction: required field 'sy'"
+            ),
             ("id out of range", edited(96, "86 _"), "line 96: tensor id 86 is out of range"),
             ("output id out of range", edited(99, "123"), "line 99: tensor id 123 is out of range"),
         ]
@@ -80,7 +95,8 @@ import TestSupport
         #expect(missing.status == 2 && missing.stderr.contains("cannot read the file"))
         let rank = try runProduct("distconv", ["plan", "--graph", Self.graph, "--ranks", "2", "--rank", "2"])
         #expect(rank.status == 2 && rank.stderr.contains("--rank 2 is out of range"))
-        let unsplittable = try runProduct("distconv", ["plan", "--graph", Self.graph, "--ranks", "4", "--batch", "2", "--image-size", "64"])
+        let unsplittable = try runProduct(
+            "distconv", ["plan", "--graph", Self.graph, "--ranks", "4", "--batch", "2", "--image-size", "64"])
         #expect(unsplittable.status == 2 && unsplittable.stderr.contains("flatten1"))
     }
 }

@@ -19,7 +19,8 @@ extension ChainerGraph {
         let header = try reader.integers(2, expecting: "the header 'TENSORS OPS' (two counts)")
         let (tensorCount, opCount) = (header.values[0], header.values[1])
         guard tensorCount >= 0, opCount >= 0 else {
-            throw reader.error(header.number, "expected non-negative counts in the header, found \(tensorCount) \(opCount)")
+            throw reader.error(
+                header.number, "expected non-negative counts in the header, found \(tensorCount) \(opCount)")
         }
 
         // By id; filled as lines arrive (a header's count must not size an array before
@@ -37,7 +38,9 @@ extension ChainerGraph {
             guard bytes >= 0 && bytes <= 1 << 50 else {
                 throw reader.error(n, "tensor \(id) has \(bytes) bytes; expected a count from 0 to 2^50")
             }
-            if let earlier = tensors[id] { throw reader.error(n, "tensor id \(id) is listed twice (first on line \(earlier.line))") }
+            if let earlier = tensors[id] {
+                throw reader.error(n, "tensor id \(id) is listed twice (first on line \(earlier.line))")
+            }
             tensors[id] = GraphTensor(id: id, bytes: bytes, name: String(fields[2]), line: n)
         }
 
@@ -48,7 +51,8 @@ extension ChainerGraph {
         if !reader.isAtEnd {
             let n = reader.lineNumber
             let (_, text) = try reader.line(expecting: "the end of the file")
-            throw reader.error(n, "expected the end of the file after \(opCount) ops (the header's count), found '\(text.prefix(80))'")
+            throw reader.error(
+                n, "expected the end of the file after \(opCount) ops (the header's count), found '\(text.prefix(80))'")
         }
         self.source = source
         // Distinct ids in 0..<count, count of them: every id is there.
@@ -63,7 +67,9 @@ extension ChainerGraph {
         }
     }
 
-    private static func parseOp(_ reader: inout LineReader, index k: Int, of count: Int, tensorCount: Int) throws(GraphError) -> GraphOp {
+    private static func parseOp(_ reader: inout LineReader, index k: Int, of count: Int, tensorCount: Int)
+        throws(GraphError) -> GraphOp
+    {
         let what = "op \(k + 1) of \(count)"
         let (start, keyword) = try reader.line(expecting: "\(what): 'forward' or 'backward'")
         guard let phase = GraphOp.Phase(rawValue: String(keyword)) else {
@@ -71,20 +77,26 @@ extension ChainerGraph {
         }
         let counts = try reader.integers(2, expecting: "the input and output counts of \(what): 'NIN NOUT'")
         let (nin, nout) = (counts.values[0], counts.values[1])
-        guard nin >= 0, nout >= 0 else { throw reader.error(counts.number, "expected non-negative counts, found \(nin) \(nout)") }
+        guard nin >= 0, nout >= 0 else {
+            throw reader.error(counts.number, "expected non-negative counts, found \(nin) \(nout)")
+        }
 
         var inputs: [GraphOp.Input] = []
         for i in 0..<nin {
             let expected = "input \(i + 1) of \(nin) of \(what): 'ID ROLE' (role _, input, output or gradient)"
             let (n, text) = try reader.line(expecting: expected)
             let fields = text.split(whereSeparator: \.isWhitespace)
-            guard fields.count == 2, let id = Int(fields[0]), let role = GraphOp.Role(rawValue: String(fields[1])) else {
+            guard fields.count == 2, let id = Int(fields[0]), let role = GraphOp.Role(rawValue: String(fields[1]))
+            else {
                 throw reader.error(n, "expected \(expected), found '\(text.prefix(80))'")
             }
             try check(id, count: tensorCount, line: n, reader: reader)
             let allowed: Set<GraphOp.Role> = phase == .forward ? [.plain] : [.input, .output, .gradient]
             guard allowed.contains(role) else {
-                throw reader.error(n, "role '\(role.rawValue)' on a \(phase.rawValue) op; expected \(allowed.map(\.rawValue).sorted().joined(separator: " or "))")
+                throw reader.error(
+                    n,
+                    "role '\(role.rawValue)' on a \(phase.rawValue) op; expected \(allowed.map(\.rawValue).sorted().joined(separator: " or "))"
+                )
             }
             inputs.append(GraphOp.Input(tensor: id, role: role))
         }
@@ -97,10 +109,13 @@ extension ChainerGraph {
 
         let (typeLine, typeName) = try reader.line(expecting: "the function type of \(what), e.g. ReLU")
         let (attributesLine, json) = try reader.line(expecting: "the attributes of \(what) as one JSON object")
-        let function = try decodeFunction(String(typeName), json: json, typeLine: typeLine, line: attributesLine, reader: reader)
-        let common = try decode(CommonAttributes.self, json, typeName: String(typeName), line: attributesLine, reader: reader)
-        return GraphOp(phase: phase, inputs: inputs, outputs: outputs, function: function,
-                       generation: common.rank, line: start, attributesLine: attributesLine)
+        let function = try decodeFunction(
+            String(typeName), json: json, typeLine: typeLine, line: attributesLine, reader: reader)
+        let common = try decode(
+            CommonAttributes.self, json, typeName: String(typeName), line: attributesLine, reader: reader)
+        return GraphOp(
+            phase: phase, inputs: inputs, outputs: outputs, function: function,
+            generation: common.rank, line: start, attributesLine: attributesLine)
     }
 
     private static func decodeFunction(
@@ -108,18 +123,24 @@ extension ChainerGraph {
     ) throws(GraphError) -> ChainerFunction {
         switch type {
         case "Convolution2DFunction":
-            return .convolution2D(try decode(ConvolutionAttributes.self, json, typeName: type, line: line, reader: reader))
+            return .convolution2D(
+                try decode(ConvolutionAttributes.self, json, typeName: type, line: line, reader: reader))
         case "MaxPooling2D":
             return .maxPooling2D(try decode(PoolingAttributes.self, json, typeName: type, line: line, reader: reader))
         case "LinearFunction": return .linear
         case "ReLU": return .relu
         case "Dropout":
-            return .dropout(ratio: try decode(DropoutAttributes.self, json, typeName: type, line: line, reader: reader).dropoutRatio)
+            return .dropout(
+                ratio: try decode(DropoutAttributes.self, json, typeName: type, line: line, reader: reader).dropoutRatio
+            )
         case "Reshape":
-            return .reshape(shape: try decode(ReshapeAttributes.self, json, typeName: type, line: line, reader: reader).shape)
+            return .reshape(
+                shape: try decode(ReshapeAttributes.self, json, typeName: type, line: line, reader: reader).shape)
         case "SoftmaxCrossEntropy": return .softmaxCrossEntropy
         default:
-            throw reader.error(typeLine, "unknown op type '\(type.prefix(80))' (known: \(ChainerFunction.typeNames.joined(separator: ", ")))")
+            throw reader.error(
+                typeLine,
+                "unknown op type '\(type.prefix(80))' (known: \(ChainerFunction.typeNames.joined(separator: ", ")))")
         }
     }
 

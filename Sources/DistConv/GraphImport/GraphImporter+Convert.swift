@@ -7,7 +7,9 @@ extension GraphImporter {
         let op = graph.ops[i]
         guard let x = op.inputs.first?.tensor else { throw error(op.line, "\(op.function.typeName) has no inputs") }
         guard !graph.tensors[x].isParameter, let input = tensorNames[x] else {
-            throw error(op.line, "\(op.function.typeName) reads tensor \(x) (line \(graph.tensors[x].line)) before any op writes it")
+            throw error(
+                op.line,
+                "\(op.function.typeName) reads tensor \(x) (line \(graph.tensors[x].line)) before any op writes it")
         }
         let inShape = shape(input)
         let params = Array(op.inputs.dropFirst().map(\.tensor))
@@ -15,15 +17,24 @@ extension GraphImporter {
 
         switch op.function {
         case .convolution2D(let a):
-            guard a.coverAll != true else { throw error(op.attributesLine, "a convolution with cover_all is not supported") }
-            guard (1...2).contains(params.count) else { throw error(op.line, "Convolution2DFunction has \(op.inputs.count) inputs; expected x, W and optionally b") }
+            guard a.coverAll != true else {
+                throw error(op.attributesLine, "a convolution with cover_all is not supported")
+            }
+            guard (1...2).contains(params.count) else {
+                throw error(
+                    op.line, "Convolution2DFunction has \(op.inputs.count) inputs; expected x, W and optionally b")
+            }
             let (layer, weights) = try parameterName(params[0], of: op)
             let bias = params.count > 1 ? try parameterName(params[1], of: op).name : nil
             let found = ShapeInference.convolution(
-                input: inShape, weights: try elements(params[0]), bias: params.count > 1 ? try elements(params[1]) : nil,
+                input: inShape, weights: try elements(params[0]),
+                bias: params.count > 1 ? try elements(params[1]) : nil,
                 output: try elements(op.outputs[0]), a)
             guard found.count == 1 else {
-                throw error(op.line, "cannot infer the kernel of \(layer): \(found.count) square kernels fit input \(inShape), \(graph.tensors[params[0]].bytes) bytes of weights and \(graph.tensors[op.outputs[0]].bytes) bytes of output")
+                throw error(
+                    op.line,
+                    "cannot infer the kernel of \(layer): \(found.count) square kernels fit input \(inShape), \(graph.tensors[params[0]].bytes) bytes of weights and \(graph.tensors[op.outputs[0]].bytes) bytes of output"
+                )
             }
             entry = .init(name: uniqueName(layer), type: "conv2d", input: input)
             entry.outChannels = found[0].outChannels
@@ -37,15 +48,20 @@ extension GraphImporter {
             entry.hasBias = bias != nil
 
         case .linear:
-            guard (1...2).contains(params.count) else { throw error(op.line, "LinearFunction has \(op.inputs.count) inputs; expected x, W and optionally b") }
+            guard (1...2).contains(params.count) else {
+                throw error(op.line, "LinearFunction has \(op.inputs.count) inputs; expected x, W and optionally b")
+            }
             let (layer, weights) = try parameterName(params[0], of: op)
             let features = inShape.dropFirst().reduce(1, *)
             let w = try elements(params[0])
             guard w % features == 0 else {
-                throw error(op.line, "\(layer): \(w) weights do not split into rows of \(features) input features (input \(inShape))")
+                throw error(
+                    op.line,
+                    "\(layer): \(w) weights do not split into rows of \(features) input features (input \(inShape))")
             }
             if params.count > 1, try elements(params[1]) != w / features {
-                throw error(op.line, "\(layer): bias of \(try elements(params[1])) elements for \(w / features) outputs")
+                throw error(
+                    op.line, "\(layer): bias of \(try elements(params[1])) elements for \(w / features) outputs")
             }
             entry = .init(name: uniqueName(layer), type: "linear", input: input)
             entry.outFeatures = w / features
@@ -69,8 +85,12 @@ extension GraphImporter {
 
         case .reshape(let target):
             let features = inShape.dropFirst().reduce(1, *)
-            guard target.count == 2, target[0] == inShape[0] || target[0] == -1, target[1] == -1 || target[1] == features else {
-                throw error(op.attributesLine, "Reshape to \(target) is not a flatten of \(inShape); expected [\(inShape[0]), -1]")
+            guard target.count == 2, target[0] == inShape[0] || target[0] == -1,
+                target[1] == -1 || target[1] == features
+            else {
+                throw error(
+                    op.attributesLine,
+                    "Reshape to \(target) is not a flatten of \(inShape); expected [\(inShape[0]), -1]")
             }
             entry = .init(name: numberedName("flatten"), type: "flatten", input: input)
 
@@ -108,7 +128,10 @@ extension GraphImporter {
                     && targets.isSubset(of: forward.inputs.map(\.tensor))
             }
             guard let match, let name = opNames[match] else {
-                throw error(op.line, "backward \(op.function.typeName) writes gradients of tensors \(op.outputs.sorted()), but no forward \(op.function.typeName) reads them")
+                throw error(
+                    op.line,
+                    "backward \(op.function.typeName) writes gradients of tensors \(op.outputs.sorted()), but no forward \(op.function.typeName) reads them"
+                )
             }
             opNames[i] = name + ".grad"
         }
@@ -120,7 +143,10 @@ extension GraphImporter {
             guard let name = tensorNames[t.id], let info = model.tensors[name] else { continue }
             let bytes = 4 * info.shape.reduce(1, *)
             guard bytes == t.bytes else {
-                throw error(t.line, "tensor \(t.id) has \(t.bytes) bytes, but the imported model makes it \(name) of shape \(info.shape) = \(bytes) bytes")
+                throw error(
+                    t.line,
+                    "tensor \(t.id) has \(t.bytes) bytes, but the imported model makes it \(name) of shape \(info.shape) = \(bytes) bytes"
+                )
             }
         }
     }

@@ -36,7 +36,9 @@ struct GraphImporter {
     func elements(_ id: Int) throws(GraphError) -> Int {
         let t = graph.tensors[id]
         guard t.bytes % 4 == 0, t.bytes > 0 else {
-            throw error(t.line, "tensor \(id) has \(t.bytes) bytes; expected a positive multiple of 4 (float32 or int32 elements)")
+            throw error(
+                t.line,
+                "tensor \(id) has \(t.bytes) bytes; expected a positive multiple of 4 (float32 or int32 elements)")
         }
         return t.bytes / 4
     }
@@ -51,7 +53,9 @@ struct GraphImporter {
                 throw error(op.line, "forward \(op.function.typeName) has \(op.outputs.count) outputs; expected 1")
             }
             if let earlier = producer[op.outputs[0]] {
-                throw error(op.line, "tensor \(op.outputs[0]) is written by this op and by the op on line \(graph.ops[earlier].line)")
+                throw error(
+                    op.line,
+                    "tensor \(op.outputs[0]) is written by this op and by the op on line \(graph.ops[earlier].line)")
             }
             producer[op.outputs[0]] = i
         }
@@ -59,19 +63,27 @@ struct GraphImporter {
         // The loss fixes the batch (one int32 label per sample) and the classes.
         let losses = order.filter { graph.ops[$0].function == .softmaxCrossEntropy }
         guard losses.count == 1 else {
-            throw error(losses.count > 1 ? graph.ops[losses[1]].line : nil,
-                        "the graph has \(losses.count) SoftmaxCrossEntropy ops; distconv imports training graphs with exactly one loss")
+            throw error(
+                losses.count > 1 ? graph.ops[losses[1]].line : nil,
+                "the graph has \(losses.count) SoftmaxCrossEntropy ops; distconv imports training graphs with exactly one loss"
+            )
         }
         let loss = graph.ops[losses[0]]
-        guard loss.inputs.count == 2 else { throw error(loss.line, "SoftmaxCrossEntropy has \(loss.inputs.count) inputs; expected 2 (scores, labels)") }
+        guard loss.inputs.count == 2 else {
+            throw error(loss.line, "SoftmaxCrossEntropy has \(loss.inputs.count) inputs; expected 2 (scores, labels)")
+        }
         let labels = loss.inputs[1].tensor
         guard producer[labels] == nil, !graph.tensors[labels].isParameter else {
-            throw error(loss.line, "the loss's labels (tensor \(labels)) must be an input of the graph, not computed or trained")
+            throw error(
+                loss.line, "the loss's labels (tensor \(labels)) must be an input of the graph, not computed or trained"
+            )
         }
         batch = try elements(labels)
         let scores = try elements(loss.inputs[0].tensor)
         guard scores % batch == 0, scores / batch >= 2 else {
-            throw error(graph.tensors[loss.inputs[0].tensor].line, "the loss's scores hold \(scores) elements; expected \(batch) samples x at least 2 classes")
+            throw error(
+                graph.tensors[loss.inputs[0].tensor].line,
+                "the loss's scores hold \(scores) elements; expected \(batch) samples x at least 2 classes")
         }
 
         // The first op reads the images; a convolution tells their channels and side.
@@ -80,14 +92,20 @@ struct GraphImporter {
             throw error(firstOp.line, "the first op must read the graph's input images")
         }
         guard case .convolution2D(let a) = firstOp.function, firstOp.inputs.count >= 2 else {
-            throw error(firstOp.line, "the first op is \(firstOp.function.typeName); expected Convolution2DFunction, whose weights tell the input's channels and size")
+            throw error(
+                firstOp.line,
+                "the first op is \(firstOp.function.typeName); expected Convolution2DFunction, whose weights tell the input's channels and size"
+            )
         }
         let found = ShapeInference.firstConvolution(
             batch: batch, inputElements: try elements(image), weights: try elements(firstOp.inputs[1].tensor),
             bias: firstOp.inputs.count > 2 ? try elements(firstOp.inputs[2].tensor) : nil,
             output: try elements(firstOp.outputs[0]), a)
         guard found.count == 1 else {
-            throw error(firstOp.line, "cannot infer the input images' shape from \(graph.tensors[image].bytes) bytes and \(batch) labels: \(found.count) square shapes fit this convolution")
+            throw error(
+                firstOp.line,
+                "cannot infer the input images' shape from \(graph.tensors[image].bytes) bytes and \(batch) labels: \(found.count) square shapes fit this convolution"
+            )
         }
         imageSize = found[0].inputShape[2]
         var data = ModelFile.OpEntry(name: "data", type: "data")
@@ -112,7 +130,8 @@ struct GraphImporter {
         do {
             try builder.add(entry)
         } catch let e as ModelError {
-            throw error(line, "cannot import \(entry.type) '\(entry.name)': \(e.field.map { "\($0) " } ?? "")\(e.problem)")
+            throw error(
+                line, "cannot import \(entry.type) '\(entry.name)': \(e.field.map { "\($0) " } ?? "")\(e.problem)")
         } catch {
             throw self.error(line, "cannot import \(entry.type) '\(entry.name)': \(error)")
         }
@@ -139,7 +158,10 @@ struct GraphImporter {
     func parameterName(_ id: Int, of op: GraphOp) throws(GraphError) -> (layer: String, name: String) {
         let t = graph.tensors[id]
         guard t.isParameter else {
-            throw error(op.line, "\(op.function.typeName) reads tensor \(id) ('\(t.name)') as a weight; expected a parameter named like /predictor/conv1_1/W")
+            throw error(
+                op.line,
+                "\(op.function.typeName) reads tensor \(id) ('\(t.name)') as a weight; expected a parameter named like /predictor/conv1_1/W"
+            )
         }
         var parts = t.name.split(separator: "/").map(String.init)
         if parts.count > 2 && parts[0] == "predictor" { parts.removeFirst() }

@@ -33,7 +33,8 @@ struct LineReader {
     }
 
     /// The next line as exactly `count` whitespace-separated integers.
-    mutating func integers(_ count: Int, expecting expected: String) throws(GraphError) -> (number: Int, values: [Int]) {
+    mutating func integers(_ count: Int, expecting expected: String) throws(GraphError) -> (number: Int, values: [Int])
+    {
         let (n, text) = try line(expecting: expected)
         let fields = text.split(whereSeparator: \.isWhitespace)
         let values = fields.compactMap { Int($0) }

@@ -60,8 +60,10 @@ enum ShapeInference {
             for cout in couts where cout >= 1 && perKernel % cout == 0 && cout % groups == 0 {
                 let cin = perKernel / cout * groups
                 guard let shape = input(cin) else { continue }
-                let oh = windowOutputLength(inputLength: shape[2], kernel: k, stride: a.sy, padding: a.ph, dilation: a.dy ?? 1)
-                let ow = windowOutputLength(inputLength: shape[3], kernel: k, stride: a.sx, padding: a.pw, dilation: a.dx ?? 1)
+                let oh = windowOutputLength(
+                    inputLength: shape[2], kernel: k, stride: a.sy, padding: a.ph, dilation: a.dy ?? 1)
+                let ow = windowOutputLength(
+                    inputLength: shape[3], kernel: k, stride: a.sx, padding: a.pw, dilation: a.dx ?? 1)
                 if oh >= 1, ow >= 1, batch * cout * oh * ow == output {
                     found.append(Convolution(inputShape: shape, outChannels: cout, kernel: k))
                 }

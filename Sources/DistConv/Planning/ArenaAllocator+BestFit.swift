@@ -36,9 +36,14 @@ extension ArenaAllocator {
                 placed[i] = true
                 remaining -= 1
                 var pieces: [Segment] = []
-                if r.lifetime.lowerBound > seg.start { pieces.append(Segment(start: seg.start, end: r.lifetime.lowerBound, height: seg.height)) }
-                pieces.append(Segment(start: r.lifetime.lowerBound, end: r.lifetime.upperBound + 1, height: seg.height + r.size))
-                if r.lifetime.upperBound + 1 < seg.end { pieces.append(Segment(start: r.lifetime.upperBound + 1, end: seg.end, height: seg.height)) }
+                if r.lifetime.lowerBound > seg.start {
+                    pieces.append(Segment(start: seg.start, end: r.lifetime.lowerBound, height: seg.height))
+                }
+                pieces.append(
+                    Segment(start: r.lifetime.lowerBound, end: r.lifetime.upperBound + 1, height: seg.height + r.size))
+                if r.lifetime.upperBound + 1 < seg.end {
+                    pieces.append(Segment(start: r.lifetime.upperBound + 1, end: seg.end, height: seg.height))
+                }
                 skyline.replaceSubrange(s...s, with: pieces)
             } else {
                 // Nothing fits this gap: fill it up to the lower of its neighbours. (A

@@ -39,13 +39,17 @@ public enum ArenaAllocator {
         precondition(requests.count == offsets.count, "\(requests.count) requests, \(offsets.count) offsets")
         for i in requests.indices where requests[i].size > 0 {
             for j in requests.indices where j > i && requests[j].size > 0 && requests[i].overlaps(requests[j]) {
-                if offsets[i] < offsets[j] + requests[j].size && offsets[j] < offsets[i] + requests[i].size { return (i, j) }
+                if offsets[i] < offsets[j] + requests[j].size && offsets[j] < offsets[i] + requests[i].size {
+                    return (i, j)
+                }
             }
         }
         return nil
     }
 
-    private static func finish(_ requests: [ArenaRequest], _ offsets: [Int], _ strategy: ArenaStrategy) -> ArenaAssignment {
+    private static func finish(_ requests: [ArenaRequest], _ offsets: [Int], _ strategy: ArenaStrategy)
+        -> ArenaAssignment
+    {
         let size = zip(requests, offsets).map { $0.size + $1 }.max() ?? 0
         return ArenaAssignment(offsets: offsets, size: size, strategy: strategy)
     }

@@ -60,8 +60,9 @@ public enum GridPolicy: String, Sendable, CaseIterable, Equatable {
         }
         guard let best = candidates.min(by: { key($0) < key($1) }) else {
             let what = batchOnly ? "its batch" : "batch x height x width"
-            throw ModelError(file: source, op: op.name, field: "grid",
-                             "no split of \(what) of \(shape) into \(ranks) parts fits (the \(rawValue) policy)")
+            throw ModelError(
+                file: source, op: op.name, field: "grid",
+                "no split of \(what) of \(shape) into \(ranks) parts fits (the \(rawValue) policy)")
         }
         return best
     }

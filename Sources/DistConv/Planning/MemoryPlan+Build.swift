@@ -58,7 +58,9 @@ extension MemoryPlan {
             }
         }
         let align = options.alignment
-        let requests = arena.map { ArenaRequest(size: ($0.shard.bytes + align - 1) / align * align, lifetime: $0.lifetime) }
+        let requests = arena.map {
+            ArenaRequest(size: ($0.shard.bytes + align - 1) / align * align, lifetime: $0.lifetime)
+        }
         // Ranks with the same buffers (every rank of a batch split) share one assignment.
         let key = arena.flatMap { [$0.index, $0.shard.bytes] }
         let assignment = memo[key] ?? ArenaAllocator.assign(requests, strategy: options.strategy)
@@ -71,7 +73,9 @@ extension MemoryPlan {
         let parameters = sum([.parameter])
         return RankPlan(
             rank: r, shards: shards,
-            buffers: arena.indices.map { PlannedBuffer(shard: arena[$0].shard, lifetime: arena[$0].lifetime, offset: assignment.offsets[$0]) },
+            buffers: arena.indices.map {
+                PlannedBuffer(shard: arena[$0].shard, lifetime: arena[$0].lifetime, offset: assignment.offsets[$0])
+            },
             arenaBytes: assignment.size, lowerBound: ArenaAllocator.lowerBound(exact),
             liveBytes: ArenaAllocator.liveBytes(exact), strategy: assignment.strategy,
             parameterBytes: parameters, parameterGradientBytes: sum([.parameterGradient]),

@@ -10,21 +10,24 @@ extension MemoryPlan {
             format: "distconv-plan", version: 1, model: partition.model.name, ranks: ranks, gridPolicy: policy,
             optimizer: options.optimizer.rawValue, alignment: options.alignment, strategy: options.strategy.rawValue,
             graph: graph.map {
-                .init(source: $0.source, tensors: $0.tensors, ops: $0.ops, totalBytes: $0.totalBytes,
-                      parameterBytes: $0.parameterBytes, modelBytes: $0.modelBytes)
+                .init(
+                    source: $0.source, tensors: $0.tensors, ops: $0.ops, totalBytes: $0.totalBytes,
+                    parameterBytes: $0.parameterBytes, modelBytes: $0.modelBytes)
             },
             steps: steps.map { .init(name: $0.name, phase: "\($0.phase)") },
             rankPlans: selected.map { p in
-                .init(rank: p.rank, parameterBytes: p.parameterBytes, parameterGradientBytes: p.parameterGradientBytes,
-                      optimizerStateBytes: p.optimizerStateBytes, activationBytes: p.activationBytes,
-                      activationGradientBytes: p.activationGradientBytes, lowerBound: p.lowerBound,
-                      arenaBytes: p.arenaBytes, ratio: (p.ratio * 10000).rounded() / 10000, peakBytes: p.peakBytes,
-                      strategy: p.strategy.rawValue, graphTensorBytes: graph?.bytesPerRank[p.rank],
-                      buffers: p.buffers.map {
-                          .init(tensor: $0.tensor, role: "\($0.shard.role)", bytes: $0.bytes, offset: $0.offset,
-                                firstStep: $0.lifetime.lowerBound, lastStep: $0.lifetime.upperBound,
-                                region: .init(origin: $0.shard.region.origin, size: $0.shard.region.size))
-                      })
+                .init(
+                    rank: p.rank, parameterBytes: p.parameterBytes, parameterGradientBytes: p.parameterGradientBytes,
+                    optimizerStateBytes: p.optimizerStateBytes, activationBytes: p.activationBytes,
+                    activationGradientBytes: p.activationGradientBytes, lowerBound: p.lowerBound,
+                    arenaBytes: p.arenaBytes, ratio: (p.ratio * 10000).rounded() / 10000, peakBytes: p.peakBytes,
+                    strategy: p.strategy.rawValue, graphTensorBytes: graph?.bytesPerRank[p.rank],
+                    buffers: p.buffers.map {
+                        .init(
+                            tensor: $0.tensor, role: "\($0.shard.role)", bytes: $0.bytes, offset: $0.offset,
+                            firstStep: $0.lifetime.lowerBound, lastStep: $0.lifetime.upperBound,
+                            region: .init(origin: $0.shard.region.origin, size: $0.shard.region.size))
+                    })
             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -30,13 +30,19 @@ extension MemoryPlan {
             }
             let x0 = x(b.lifetime.lowerBound), x1 = x(b.lifetime.upperBound + 1)
             let y1 = y(b.offset), y0 = y(b.offset + b.bytes)
-            out += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(x1 - x0))\" height=\"\(f(max(y1 - y0, 0.5)))\" fill=\"\(color)\" fill-opacity=\"0.5\" stroke=\"\(color)\" stroke-width=\"0.5\">"
-            out += "<title>\(escape(b.tensor)): \(grouped(b.bytes)) bytes at \(grouped(b.offset)), steps \(b.lifetime.lowerBound)-\(b.lifetime.upperBound) (\(escape(steps[b.lifetime.lowerBound].name)) .. \(escape(steps[b.lifetime.upperBound].name)))</title></rect>\n"
+            out +=
+                "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(x1 - x0))\" height=\"\(f(max(y1 - y0, 0.5)))\" fill=\"\(color)\" fill-opacity=\"0.5\" stroke=\"\(color)\" stroke-width=\"0.5\">"
+            out +=
+                "<title>\(escape(b.tensor)): \(grouped(b.bytes)) bytes at \(grouped(b.offset)), steps \(b.lifetime.lowerBound)-\(b.lifetime.upperBound) (\(escape(steps[b.lifetime.lowerBound].name)) .. \(escape(steps[b.lifetime.upperBound].name)))</title></rect>\n"
         }
-        let points = p.liveBytes.enumerated().flatMap { k, live in ["\(f(x(k))),\(f(y(live)))", "\(f(x(k + 1))),\(f(y(live)))"] }
-        out += "<polyline points=\"\(points.joined(separator: " "))\" fill=\"none\" stroke=\"black\" stroke-width=\"1.5\"/>\n"
+        let points = p.liveBytes.enumerated().flatMap { k, live in
+            ["\(f(x(k))),\(f(y(live)))", "\(f(x(k + 1))),\(f(y(live)))"]
+        }
+        out +=
+            "<polyline points=\"\(points.joined(separator: " "))\" fill=\"none\" stroke=\"black\" stroke-width=\"1.5\"/>\n"
         if let firstBackward = steps.firstIndex(where: { $0.phase == .backward }) {
-            out += "<line x1=\"\(f(x(firstBackward)))\" y1=\"\(f(top))\" x2=\"\(f(x(firstBackward)))\" y2=\"\(f(top + height))\" stroke=\"#555\" stroke-dasharray=\"4,3\"/>\n"
+            out +=
+                "<line x1=\"\(f(x(firstBackward)))\" y1=\"\(f(top))\" x2=\"\(f(x(firstBackward)))\" y2=\"\(f(top + height))\" stroke=\"#555\" stroke-dasharray=\"4,3\"/>\n"
             out += "<text x=\"\(f(x(firstBackward) + 4))\" y=\"\(f(top + 14))\" fill=\"#555\">backward</text>\n"
         }
         for k in stride(from: 0, to: steps.count, by: max(1, steps.count / 8)) {
@@ -49,7 +55,8 @@ extension MemoryPlan {
         let legend = [("activation", "#1f77b4"), ("input", "#2ca02c"), ("result", "#ff7f0e"), ("gradient", "#d62728")]
         for (k, (name, color)) in legend.enumerated() {
             let lx = left + Double(k) * 130
-            out += "<rect x=\"\(f(lx))\" y=\"\(f(top + height + 34))\" width=\"12\" height=\"12\" fill=\"\(color)\" fill-opacity=\"0.5\"/>"
+            out +=
+                "<rect x=\"\(f(lx))\" y=\"\(f(top + height + 34))\" width=\"12\" height=\"12\" fill=\"\(color)\" fill-opacity=\"0.5\"/>"
             out += "<text x=\"\(f(lx + 16))\" y=\"\(f(top + height + 44))\">\(name)</text>\n"
         }
         return out + "</svg>\n"
