@@ -66,7 +66,7 @@ extension LayoutBuilder {
             for (k, out) in op.outputs.enumerated() where hasGradient.contains(out) && !op.isLoss {
                 reads.append(.init(tensor: "\(out).grad", rects: reg.map { $0.outputs[k] }))
             }
-            reads += forward.reads
+            reads += op.backwardReads(forward)
             var writes: [OpLayout.Access] = []
             if let input = op.input, hasGradient.contains(input) {
                 writes.append(.init(tensor: "\(input).grad", rects: reg.map { $0.input! }))
@@ -90,6 +90,33 @@ extension LayoutBuilder {
                 name: "update_\(name)", phase: .update, forwardOp: nil, resultDim: t.dim,
                 distInput: nil, distFilters: nil, distResult: rects,
                 reads: [.init(tensor: "\(name).grad", rects: rects)], writes: [.init(tensor: name, rects: rects)]))
+        }
+    }
+}
+
+extension Op {
+    /// The forward tensors this op's backward pass reads, besides output gradients — what
+    /// must stay alive until then. Ops whose derivative needs only their output (ReLU,
+    /// tanh, sigmoid) keep the output, not the input; dropout recomputes its mask from
+    /// the seed; a loss keeps its probabilities and labels, not its scores.
+    func backwardReads(_ forward: OpLayout) -> [OpLayout.Access] {
+        func reads(_ names: [String?]) -> [OpLayout.Access] {
+            forward.reads.filter { names.contains($0.tensor) }
+        }
+        switch kind {
+        case .conv2d, .locallyConnected, .linear, .batchNorm:
+            return reads([input] + parameters)
+        case .affine(let scale, _):
+            return reads([input, scale])
+        case .activation:
+            return [.init(tensor: outputs[0], rects: forward.distResult)]
+        case .pool(let s):
+            guard s.mode == .max else { return [] }
+            return reads([input]) + [.init(tensor: outputs[0], rects: forward.distResult)]
+        case .loss:
+            return reads([labels]) + [.init(tensor: outputs[1], rects: forward.distInput!)]
+        case .dropout, .flatten, .data, .evaluate:
+            return []
         }
     }
 }
