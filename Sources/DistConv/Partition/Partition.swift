@@ -43,8 +43,11 @@ public struct TensorLayout: Sendable, Equatable {
     /// of a linear layer over a split input).
     public var isPartialSum: Bool
 
-    /// The region rank `r` stores: its read and write rects together.
+    /// The region rank `r` stores: its read and write rects together. A loaded input
+    /// (images, labels) is written whole by the loader on every rank, but a rank loads
+    /// and stores only the part it reads.
     public func storage(rank r: Int) -> Rect? {
+        if role == .input { return read[r] ?? write[r] }
         switch (read[r], write[r]) {
         case let (a?, b?): return a.union(b)
         case let (a?, nil): return a
