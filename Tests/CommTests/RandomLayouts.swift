@@ -10,9 +10,13 @@ enum RandomLayouts {
         Int.random(in: range, using: &rng)
     }
 
-    /// A random shape of 1 to 4 dimensions, lengths 1 to 6.
+    /// A random shape: mostly 1 to 4 dimensions of lengths 1 to 6, sometimes 5 to 8
+    /// dimensions (untied weights) of lengths 1 to 3.
     static func shape(_ rng: inout SplitMix64) -> [Int] {
-        (0..<int(1...4, &rng)).map { _ in int(1...6, &rng) }
+        if int(0...5, &rng) == 0 {
+            return (0..<int(5...8, &rng)).map { _ in int(1...3, &rng) }
+        }
+        return (0..<int(1...4, &rng)).map { _ in int(1...6, &rng) }
     }
 
     /// A random sub-rect of the tensor, sometimes empty.

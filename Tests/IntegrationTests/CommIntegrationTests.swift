@@ -6,7 +6,7 @@ import TestSupport
 @Suite(.serialized) struct CommIntegrationTests {
     /// Scenarios of `mpi-checks redistribute`; each must report `ok` on every rank count.
     static let scenarios = [
-        "halo-2d", "halo-nchw", "uneven-split", "wide-halo", "spatial-batch", "gather", "scatter",
+        "halo-2d", "halo-nchw", "uneven-split", "wide-halo", "spatial-batch", "gather", "scatter", "weights-8d",
         "overlapping-writers", "idle-rank", "reverse-halo", "reduce-scatter", "cache",
     ]
 
@@ -18,7 +18,7 @@ import TestSupport
 
     /// Each rank fills what it writes from a formula of the global index, exchanges, and
     /// checks every element it reads: halos (2-D, over all of N, C, H, W, uneven, wider
-    /// than a block), 2x2 <-> batch, gather, scatter, overlapping writers, idle ranks,
+    /// than a block), 2x2 <-> batch, gather, scatter, 8-D weights, overlapping writers, idle ranks,
     /// reverse halo and reduce-scatter (sums), and the plan cache.
     @Test(arguments: [1, 2, 3, 4]) func everyRedistributionPattern(ranks: Int) throws {
         let r = try runMPI(ranks: ranks, "mpi-checks", ["redistribute"], timeout: 120)

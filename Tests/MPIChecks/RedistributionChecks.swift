@@ -74,6 +74,15 @@ func redistributionScenarios() -> [(String, (Communicator) throws -> [String])] 
                                              halo: [0, 0, 1, 1], ranks: comm.size)
             return copyCheck(comm, from: .whole(shape: shape, on: 0, ranks: comm.size), to: blocks, as: Float.self)
         }),
+        ("weights-8d", { comm in
+            // Untied weights W[Cout, SY, SX, Cin, KH, KW, TY, TX] sharded over the tiles,
+            // gathered whole to rank 0 (a checkpoint) and scattered back.
+            let (a, b) = factor2(comm.size)
+            let shape = [3, 2, 2, 2, 3, 3, 4, 5]
+            let tiles = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, 1, 1, 1, 1, a, b]))
+            let root = TensorLayout.whole(shape: shape, on: 0, ranks: comm.size)
+            return copyCheck(comm, from: tiles, to: root, as: Float.self) + copyCheck(comm, from: root, to: tiles, as: Float.self)
+        }),
         ("overlapping-writers", { comm in
             // Every rank writes its block plus two cells around it; everyone reads the whole.
             let (a, b) = factor2(comm.size)

@@ -19,8 +19,8 @@ import Glibc
 let shape = [1, 16, 256, 256]
 let widths = [1, 4]
 let warmup = 100
-let blocks = 20
-let repetitionsPerBlock = 150
+let blocks = 60
+let repetitionsPerBlock = 100
 
 do {
     let comm = try Communicator.world()

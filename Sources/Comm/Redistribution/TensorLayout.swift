@@ -21,9 +21,11 @@ public struct TensorLayout: Hashable, Sendable {
     /// A layout from per-rank rects; `nil` (or any empty rect) means the rank holds
     /// nothing there, stored as the canonical empty rect so that equal layouts hash equal.
     ///
-    /// - Precondition: one write and one read rect per rank, each of the tensor's rank and
-    ///   inside the tensor.
+    /// - Precondition: the tensor has at least one dimension (a scalar is shape `[1]`: a
+    ///   rank-0 rect cannot be empty, so "holds nothing" could not be said); one write and
+    ///   one read rect per rank, each of the tensor's rank and inside the tensor.
     public init(shape: [Int], write: [Rect?], read: [Rect?]) {
+        precondition(!shape.isEmpty, "a layout needs at least one dimension; give a scalar shape [1]")
         precondition(shape.allSatisfy { $0 >= 0 }, "tensor shape \(shape) has a negative length")
         precondition(write.count == read.count,
                      "layout has \(write.count) write rects but \(read.count) read rects")
