@@ -123,3 +123,12 @@ import TestSupport
         #expect(plan.localCopies == [b.write[2]])
     }
 }
+
+@Suite struct RedistributionPlanDescriptionTests {
+    @Test func listsEveryMessage() {
+        let layout = TensorLayout.blocks(shape: [4], grid: ProcessGrid(shape: [2]), halo: [1])
+        let text = RedistributionPlan(from: layout, to: layout, rank: 0, mode: .copy).description
+        #expect(text.hasPrefix("rank 0, copy: 1 receives (1 elements), 1 sends (1 elements), 1 local copies (2 elements)"))
+        #expect(text.contains("  receive from 1: Rect(array([2], dtype=int32), array([1], dtype=int32))"))
+    }
+}
