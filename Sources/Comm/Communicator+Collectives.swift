@@ -46,8 +46,9 @@ extension Communicator {
         }
         let code = values.withUnsafeBytes { send in
             result.withUnsafeMutableBytes { receive in
-                MPI_Allgather(send.baseAddress, n, T.mpiDatatype,
-                              receive.baseAddress, n, T.mpiDatatype, handle)
+                MPI_Allgather(
+                    send.baseAddress, n, T.mpiDatatype,
+                    receive.baseAddress, n, T.mpiDatatype, handle)
             }
         }
         try check(code, "MPI_Allgather", rank: rank)

@@ -8,8 +8,9 @@ extension Communicator {
     ) throws(CommError) {
         try checkPeer(peer, "MPI_Isend")
         let n = try mpiCount(bytes.count, "MPI_Isend")
-        let code = MPI_Isend(bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
-                             requests.nextSlot())
+        let code = MPI_Isend(
+            bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
+            requests.nextSlot())
         try check(code, "MPI_Isend", rank: rank)
         requests.commitSlot()
     }
@@ -21,8 +22,9 @@ extension Communicator {
     ) throws(CommError) {
         try checkPeer(peer, "MPI_Irecv")
         let n = try mpiCount(bytes.count, "MPI_Irecv")
-        let code = MPI_Irecv(bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
-                             requests.nextSlot())
+        let code = MPI_Irecv(
+            bytes.baseAddress, n, cmpi_byte(), Int32(peer), Int32(tag), handle,
+            requests.nextSlot())
         try check(code, "MPI_Irecv", rank: rank)
         requests.commitSlot()
     }

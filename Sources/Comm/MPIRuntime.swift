@@ -1,9 +1,9 @@
 import CMPI
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Initialises MPI once per process and finalises it at exit.
@@ -24,8 +24,9 @@ final class MPIRuntime: @unchecked Sendable {
                 if finalized == 0 { MPI_Finalize() }
             }
         }
-        try check(MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()),
-                  "MPI_Comm_set_errhandler", rank: -1)
+        try check(
+            MPI_Comm_set_errhandler(cmpi_comm_world(), cmpi_errors_return()),
+            "MPI_Comm_set_errhandler", rank: -1)
         started = true
     }
 

@@ -1,7 +1,8 @@
-@testable import Comm
 import Geometry
-import Testing
 import TestSupport
+import Testing
+
+@testable import Comm
 
 @Suite struct RectPiecesTests {
     @Test func subtractingDisjointKeepsTheRect() {
@@ -21,7 +22,9 @@ import TestSupport
         var rng = SplitMix64(seed: 7)
         for _ in 0..<300 {
             let shape = RandomLayouts.shape(&rng)
-            guard let a = RandomLayouts.rect(in: shape, &rng), let b = RandomLayouts.rect(in: shape, &rng) else { continue }
+            guard let a = RandomLayouts.rect(in: shape, &rng), let b = RandomLayouts.rect(in: shape, &rng) else {
+                continue
+            }
             let pieces = a.subtracting(b)
             for p in Rect(shape: shape).points {
                 let covered = pieces.filter { $0.contains(point: p) }.count

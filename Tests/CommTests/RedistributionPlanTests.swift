@@ -1,7 +1,7 @@
 import Comm
 import Geometry
-import Testing
 import TestSupport
+import Testing
 
 /// The planner over hundreds of random layout pairs (fixed seed), checked element by
 /// element against the rule of DESIGN.md §2.
@@ -33,20 +33,24 @@ import TestSupport
                 var counts = [Int](repeating: 0, count: read.volume)
                 for (writer, rects) in contributions(plan) {
                     for rect in rects {
-                        #expect(read.contains(rect) && a.write[writer].contains(rect),
-                                "rank \(r) takes \(rect) from \(writer), outside \(read) or \(a.write[writer])")
+                        #expect(
+                            read.contains(rect) && a.write[writer].contains(rect),
+                            "rank \(r) takes \(rect) from \(writer), outside \(read) or \(a.write[writer])")
                         for p in rect.points {
                             counts[read.linearIndex(of: p)] += 1
                             let owners = (0..<a.ranks).filter { a.write[$0].contains(point: p) }
                             let expected = owners.contains(r) ? r : owners.min()
-                            #expect(writer == expected, "rank \(r) takes \(p) from \(writer), expected \(String(describing: expected))")
+                            #expect(
+                                writer == expected,
+                                "rank \(r) takes \(p) from \(writer), expected \(String(describing: expected))")
                         }
                     }
                 }
                 for p in read.points {
                     let written = (0..<a.ranks).contains { a.write[$0].contains(point: p) }
-                    #expect(counts[read.linearIndex(of: p)] == (written ? 1 : 0),
-                            "rank \(r) element \(p) covered \(counts[read.linearIndex(of: p)]) times")
+                    #expect(
+                        counts[read.linearIndex(of: p)] == (written ? 1 : 0),
+                        "rank \(r) element \(p) covered \(counts[read.linearIndex(of: p)]) times")
                     elementsChecked += 1
                 }
             }
@@ -65,9 +69,11 @@ import TestSupport
                 for q in 0..<a.ranks {
                     let overlap = read.intersection(a.write[q])
                     let rects = byWriter[q] ?? []
-                    #expect(rects.allSatisfy { overlap.contains($0) }, "rank \(r) from \(q): \(rects) outside \(overlap)")
-                    #expect(rects.reduce(0) { $0 + $1.volume } == overlap.volume,
-                            "rank \(r) from \(q): \(rects) do not add up to \(overlap)")
+                    #expect(
+                        rects.allSatisfy { overlap.contains($0) }, "rank \(r) from \(q): \(rects) outside \(overlap)")
+                    #expect(
+                        rects.reduce(0) { $0 + $1.volume } == overlap.volume,
+                        "rank \(r) from \(q): \(rects) do not add up to \(overlap)")
                     for p in overlap.points {
                         #expect(rects.filter { $0.contains(point: p) }.count == 1, "rank \(r) from \(q) at \(p)")
                     }
@@ -98,7 +104,8 @@ import TestSupport
     }
 
     @Test func haloOnA2x2GridTalksToAllThreeNeighbours() {
-        let layout = TensorLayout.blocks(shape: [1, 2, 8, 8], grid: ProcessGrid(shape: [1, 1, 2, 2]), halo: [0, 0, 1, 1])
+        let layout = TensorLayout.blocks(
+            shape: [1, 2, 8, 8], grid: ProcessGrid(shape: [1, 1, 2, 2]), halo: [0, 0, 1, 1])
         let plan = RedistributionPlan(from: layout, to: layout, rank: 0, mode: .copy)
         #expect(plan.receives.map(\.peer) == [1, 2, 3])
         #expect(plan.receives.map(\.count) == [2 * 4, 2 * 4, 2])
@@ -128,7 +135,8 @@ import TestSupport
     @Test func listsEveryMessage() {
         let layout = TensorLayout.blocks(shape: [4], grid: ProcessGrid(shape: [2]), halo: [1])
         let text = RedistributionPlan(from: layout, to: layout, rank: 0, mode: .copy).description
-        #expect(text.hasPrefix("rank 0, copy: 1 receives (1 elements), 1 sends (1 elements), 1 local copies (2 elements)"))
+        #expect(
+            text.hasPrefix("rank 0, copy: 1 receives (1 elements), 1 sends (1 elements), 1 local copies (2 elements)"))
         #expect(text.contains("  receive from 1: Rect(array([2], dtype=int32), array([1], dtype=int32))"))
     }
 }

@@ -1,7 +1,8 @@
-@testable import Comm
 import Geometry
-import Testing
 import TestSupport
+import Testing
+
+@testable import Comm
 
 /// The executor's packing and unpacking, with MPI replaced by handing each rank's packed
 /// messages to their receivers: every rank of a random layout pair at once, in one
@@ -34,7 +35,9 @@ import TestSupport
                 destinations[r].withUnsafeMutableBufferPointer { d in
                     for m in program.receives { program.unpack(m, from: scratch.baseAddress!, into: d.baseAddress!) }
                     if !inPlace && !program.local.isEmpty {
-                        sources[r].withUnsafeBufferPointer { s in program.copyLocal(from: s.baseAddress!, into: d.baseAddress!) }
+                        sources[r].withUnsafeBufferPointer { s in
+                            program.copyLocal(from: s.baseAddress!, into: d.baseAddress!)
+                        }
                     }
                 }
             }
@@ -51,8 +54,9 @@ import TestSupport
             let (a, b) = RandomLayouts.pair(&rng)
             let shape = a.shape
             let programs = (0..<a.ranks).map { r in
-                RedistributionProgram(plan: RedistributionPlan(from: a, to: b, rank: r, mode: mode),
-                                      sourceStorage: a.storage(rank: r), targetStorage: b.storage(rank: r))
+                RedistributionProgram(
+                    plan: RedistributionPlan(from: a, to: b, rank: r, mode: mode),
+                    sourceStorage: a.storage(rank: r), targetStorage: b.storage(rank: r))
             }
             let sources: [[Double]] = (0..<a.ranks).map { q in
                 a.storage(rank: q).points.map { written($0, shape, by: q) }
@@ -86,14 +90,18 @@ import TestSupport
             let shape = RandomLayouts.shape(&rng)
             let ranks = RandomLayouts.int(1...6, &rng)
             let grid = RandomLayouts.grid(for: shape, ranks: ranks, &rng)
-            let layout = TensorLayout.blocks(shape: shape, grid: grid, halo: shape.map { _ in RandomLayouts.int(0...3, &rng) },
-                                             ranks: ranks)
+            let layout = TensorLayout.blocks(
+                shape: shape, grid: grid, halo: shape.map { _ in RandomLayouts.int(0...3, &rng) },
+                ranks: ranks)
             let programs = (0..<ranks).map { r in
-                RedistributionProgram(plan: RedistributionPlan(from: layout, to: layout, rank: r, mode: .copy),
-                                      sourceStorage: layout.storage(rank: r), targetStorage: layout.storage(rank: r))
+                RedistributionProgram(
+                    plan: RedistributionPlan(from: layout, to: layout, rank: r, mode: .copy),
+                    sourceStorage: layout.storage(rank: r), targetStorage: layout.storage(rank: r))
             }
             var buffers: [[Float]] = (0..<ranks).map { r in
-                layout.read[r].points.map { layout.write[r].contains(point: $0) ? Float(formula($0, shape: shape)) : -1 }
+                layout.read[r].points.map {
+                    layout.write[r].contains(point: $0) ? Float(formula($0, shape: shape)) : -1
+                }
             }
             let before = buffers
             simulate(programs, sources: before, destinations: &buffers, inPlace: true)
@@ -110,22 +118,27 @@ import TestSupport
             let shape = RandomLayouts.shape(&rng)
             let ranks = RandomLayouts.int(1...6, &rng)
             let grid = RandomLayouts.grid(for: shape, ranks: ranks, &rng)
-            let layout = TensorLayout.blocks(shape: shape, grid: grid, halo: shape.map { _ in RandomLayouts.int(0...3, &rng) },
-                                             ranks: ranks)
+            let layout = TensorLayout.blocks(
+                shape: shape, grid: grid, halo: shape.map { _ in RandomLayouts.int(0...3, &rng) },
+                ranks: ranks)
             let gradient = layout.mirrored
             let programs = (0..<ranks).map { r in
-                RedistributionProgram(plan: RedistributionPlan(from: gradient, to: gradient, rank: r, mode: .accumulate),
-                                      sourceStorage: gradient.storage(rank: r), targetStorage: gradient.storage(rank: r))
+                RedistributionProgram(
+                    plan: RedistributionPlan(from: gradient, to: gradient, rank: r, mode: .accumulate),
+                    sourceStorage: gradient.storage(rank: r), targetStorage: gradient.storage(rank: r))
             }
-            var buffers: [[Float]] = (0..<ranks).map { r in layout.read[r].points.map { Float(formula($0, shape: shape)) } }
+            var buffers: [[Float]] = (0..<ranks).map { r in
+                layout.read[r].points.map { Float(formula($0, shape: shape)) }
+            }
             let before = buffers
             simulate(programs, sources: before, destinations: &buffers, inPlace: true)
             for r in 0..<ranks {
                 let storage = layout.read[r]
                 for p in layout.write[r].points {
                     let contributors = (0..<ranks).filter { layout.read[$0].contains(point: p) }.count
-                    #expect(buffers[r][storage.linearIndex(of: p)] == Float(formula(p, shape: shape)) * Float(contributors),
-                            "rank \(r) at \(p)")
+                    #expect(
+                        buffers[r][storage.linearIndex(of: p)] == Float(formula(p, shape: shape)) * Float(contributors),
+                        "rank \(r) at \(p)")
                 }
             }
         }

@@ -1,7 +1,8 @@
-@testable import Comm
 import Geometry
-import Testing
 import TestSupport
+import Testing
+
+@testable import Comm
 
 @Suite struct StridedBoxTests {
     @Test func fullWidthSlabIsOneRun() {
@@ -28,12 +29,14 @@ import TestSupport
         for _ in 0..<600 {
             let shape = RandomLayouts.shape(&rng)
             guard let sourceFrame = RandomLayouts.rect(in: shape, &rng),
-                  let destinationFrame = RandomLayouts.rect(in: shape, &rng) else { continue }
+                let destinationFrame = RandomLayouts.rect(in: shape, &rng)
+            else { continue }
             let piece = sourceFrame.intersection(destinationFrame)
             if piece.isEmpty { continue }
             let base = RandomLayouts.int(0...3, &rng)
-            let box = StridedBox(piece: piece, sourceFrame: sourceFrame, destinationFrame: destinationFrame,
-                                 destinationBase: base)
+            let box = StridedBox(
+                piece: piece, sourceFrame: sourceFrame, destinationFrame: destinationFrame,
+                destinationBase: base)
             #expect(box.count == piece.volume)
             tested += 1
             let source = sourceFrame.points.map { formula($0, shape: shape) }

@@ -10,8 +10,9 @@ import Testing
     }
 
     @Test func haloIsClippedToTheTensor() {
-        let layout = TensorLayout.blocks(shape: [1, 1, 41, 8], grid: ProcessGrid(shape: [1, 1, 2, 1]),
-                                         halo: [0, 0, 2, 1])
+        let layout = TensorLayout.blocks(
+            shape: [1, 1, 41, 8], grid: ProcessGrid(shape: [1, 1, 2, 1]),
+            halo: [0, 0, 2, 1])
         #expect(layout.write[0] == Rect(origin: [0, 0, 0, 0], size: [1, 1, 21, 8]))
         #expect(layout.read[0] == Rect(origin: [0, 0, 0, 0], size: [1, 1, 23, 8]))
         #expect(layout.read[1] == Rect(origin: [0, 0, 19, 0], size: [1, 1, 22, 8]))

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The Comm module under real mpirun jobs (`mpi-checks`), at every rank count from 1 to 4.
 @Suite(.serialized) struct CommIntegrationTests {
@@ -25,8 +25,9 @@ import TestSupport
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("PASS redistribute on \(ranks) ranks"), "\(r.stdout)")
         for scenario in Self.scenarios {
-            #expect(r.stdout.contains("ok \(scenario)\n") && !r.stdout.contains("not ok \(scenario)\n"),
-                    "\(scenario) on \(ranks) ranks: \(r.stdout)")
+            #expect(
+                r.stdout.contains("ok \(scenario)\n") && !r.stdout.contains("not ok \(scenario)\n"),
+                "\(scenario) on \(ranks) ranks: \(r.stdout)")
         }
     }
 

@@ -62,6 +62,8 @@ private func collectives<T: CheckScalar & Comparable>(_ comm: Communicator, _: T
     if sum != T(checkValue: Double(size * (size + 1) / 2)) { failures.append("\(T.self) allreduce sum: \(sum)") }
     var maxima = [T(checkValue: Double(rank)), T(checkValue: Double(-rank))]
     try comm.allreduce(&maxima, .max)
-    if maxima != [T(checkValue: Double(size - 1)), T(checkValue: 0)] { failures.append("\(T.self) allreduce max: \(maxima)") }
+    if maxima != [T(checkValue: Double(size - 1)), T(checkValue: 0)] {
+        failures.append("\(T.self) allreduce max: \(maxima)")
+    }
     return failures
 }

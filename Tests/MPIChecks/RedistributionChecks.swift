@@ -27,116 +27,172 @@ func checkRedistributions(_ comm: Communicator, _ args: [String]) throws -> [Str
 
 func redistributionScenarios() -> [(String, (Communicator) throws -> [String])] {
     [
-        ("halo-2d", { comm in
-            let (a, b) = factor2(comm.size)
-            let layout = TensorLayout.blocks(shape: [2, 3, 13, 11], grid: ProcessGrid(shape: [1, 1, a, b]),
-                                             halo: [0, 0, 1, 1], ranks: comm.size)
-            return copyCheck(comm, from: layout, to: layout, as: Float.self, inPlace: true, rounds: 3)
-        }),
-        ("halo-nchw", { comm in
-            let grids = [1: [1, 1, 1, 1], 2: [2, 1, 1, 1], 3: [1, 3, 1, 1], 4: [2, 1, 1, 2]]
-            let grid = ProcessGrid(shape: grids[comm.size] ?? [comm.size, 1, 1, 1])
-            let layout = TensorLayout.blocks(shape: [5, 7, 9, 6], grid: grid, halo: [1, 1, 2, 1], ranks: comm.size)
-            return copyCheck(comm, from: layout, to: layout, as: Double.self, inPlace: true)
-        }),
-        ("uneven-split", { comm in
-            // 41 rows over 3 ranks: 14 + 14 + 13.
-            let layout = TensorLayout.blocks(shape: [1, 2, 41, 10], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
-                                             halo: [0, 0, 2, 2], ranks: comm.size)
-            return copyCheck(comm, from: layout, to: layout, as: Int.self, inPlace: true)
-        }),
-        ("wide-halo", { comm in
-            // 10 rows over 4 ranks: 3 + 3 + 2 + 2, read with 5 rows of halo per side.
-            let layout = TensorLayout.blocks(shape: [1, 2, 10, 7], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
-                                             halo: [0, 0, 5, 1], ranks: comm.size)
-            return copyCheck(comm, from: layout, to: layout, as: Float.self, inPlace: true)
-        }),
-        ("spatial-batch", { comm in
-            let (a, b) = factor2(comm.size)
-            let shape = [8, 3, 12, 10]
-            let spatial = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
-                                              halo: [0, 0, 1, 1], ranks: comm.size)
-            let batch = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [comm.size, 1, 1, 1]))
-            return copyCheck(comm, from: spatial, to: batch, as: Float.self)
-                + copyCheck(comm, from: batch, to: spatial, as: Float.self)
-        }),
-        ("gather", { comm in
-            let (a, b) = factor2(comm.size)
-            let shape = [2, 3, 9, 7]
-            let blocks = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
-                                             halo: [0, 0, 1, 1], ranks: comm.size)
-            return copyCheck(comm, from: blocks, to: .whole(shape: shape, on: 0, ranks: comm.size), as: Float.self)
-        }),
-        ("scatter", { comm in
-            let (a, b) = factor2(comm.size)
-            let shape = [2, 3, 9, 7]
-            let blocks = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
-                                             halo: [0, 0, 1, 1], ranks: comm.size)
-            return copyCheck(comm, from: .whole(shape: shape, on: 0, ranks: comm.size), to: blocks, as: Float.self)
-        }),
-        ("weights-8d", { comm in
-            // Untied weights W[Cout, SY, SX, Cin, KH, KW, TY, TX] sharded over the tiles,
-            // gathered whole to rank 0 (a checkpoint) and scattered back.
-            let (a, b) = factor2(comm.size)
-            let shape = [3, 2, 2, 2, 3, 3, 4, 5]
-            let tiles = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, 1, 1, 1, 1, a, b]))
-            let root = TensorLayout.whole(shape: shape, on: 0, ranks: comm.size)
-            return copyCheck(comm, from: tiles, to: root, as: Float.self) + copyCheck(comm, from: root, to: tiles, as: Float.self)
-        }),
-        ("overlapping-writers", { comm in
-            // Every rank writes its block plus two cells around it; everyone reads the whole.
-            let (a, b) = factor2(comm.size)
-            let shape = [1, 2, 10, 9]
-            let haloed = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
-                                             halo: [0, 0, 2, 2], ranks: comm.size)
-            let writers = TensorLayout(shape: shape, rects: haloed.read)
-            return copyCheck(comm, from: writers, to: .replicated(shape: shape, ranks: comm.size), as: Float.self)
-        }),
-        ("idle-rank", { comm in
-            // The source leaves the last rank empty (when there are two or more).
-            let shape = [1, 1, 11, 5]
-            let parts = max(1, comm.size - 1)
-            let fewer = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, parts, 1]), ranks: comm.size)
-            let all = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
-                                          halo: [0, 0, 1, 0], ranks: comm.size)
-            return copyCheck(comm, from: fewer, to: all, as: Float.self)
-                + copyCheck(comm, from: all, to: fewer, as: Float.self)
-        }),
-        ("reverse-halo", { comm in
-            let (a, b) = factor2(comm.size)
-            let square = TensorLayout.blocks(shape: [2, 3, 13, 11], grid: ProcessGrid(shape: [1, 1, a, b]),
-                                             halo: [0, 0, 2, 1], ranks: comm.size)
-            let wide = TensorLayout.blocks(shape: [1, 2, 10, 7], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
-                                           halo: [0, 0, 5, 0], ranks: comm.size)
-            return accumulateCheck(comm, from: square.mirrored, to: square.mirrored, inPlace: true)
-                + accumulateCheck(comm, from: wide.mirrored, to: wide.mirrored, inPlace: true)
-        }),
-        ("reduce-scatter", { comm in
-            // The dump's classifier.linear1.output ([256, 3034, 1, 1], with a smaller batch
-            // here): partial sums written whole by every rank, read as batch blocks.
-            let shape = [24, 3034, 1, 1]
-            let partials = TensorLayout.replicated(shape: shape, ranks: comm.size)
-            let batch = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [comm.size, 1, 1, 1]))
-            let small = [12, 5, 1, 1]
-            return accumulateCheck(comm, from: partials, to: batch, inPlace: false)
-                + accumulateCheck(comm, from: .replicated(shape: small, ranks: comm.size),
-                                  to: .blocks(shape: small, grid: ProcessGrid(shape: [comm.size, 1, 1, 1])),
-                                  inPlace: true, targetStorage: Rect(shape: small))
-        }),
-        ("cache", { comm in
-            let cache = RedistributionCache(communicator: comm)
-            let layout = TensorLayout.blocks(shape: [1, 1, 6, 6], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
-                                             halo: [0, 0, 1, 1], ranks: comm.size)
-            let first = cache.haloExchange(layout)
-            let again = cache.haloExchange(TensorLayout.blocks(shape: [1, 1, 6, 6], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
-                                                               halo: [0, 0, 1, 1], ranks: comm.size))
-            let reverse = cache.reverseHaloExchange(layout)
-            var failures: [String] = []
-            if first !== again { failures.append("equal layouts gave two redistributions") }
-            if first === reverse || cache.count != 2 { failures.append("cache holds \(cache.count), expected 2") }
-            if reverse.plan.mode != .accumulate { failures.append("reverse halo in \(reverse.plan.mode) mode") }
-            return failures
-        }),
+        (
+            "halo-2d",
+            { comm in
+                let (a, b) = factor2(comm.size)
+                let layout = TensorLayout.blocks(
+                    shape: [2, 3, 13, 11], grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 1, 1], ranks: comm.size)
+                return copyCheck(comm, from: layout, to: layout, as: Float.self, inPlace: true, rounds: 3)
+            }
+        ),
+        (
+            "halo-nchw",
+            { comm in
+                let grids = [1: [1, 1, 1, 1], 2: [2, 1, 1, 1], 3: [1, 3, 1, 1], 4: [2, 1, 1, 2]]
+                let grid = ProcessGrid(shape: grids[comm.size] ?? [comm.size, 1, 1, 1])
+                let layout = TensorLayout.blocks(
+                    shape: [5, 7, 9, 6], grid: grid, halo: [1, 1, 2, 1], ranks: comm.size)
+                return copyCheck(comm, from: layout, to: layout, as: Double.self, inPlace: true)
+            }
+        ),
+        (
+            "uneven-split",
+            { comm in
+                // 41 rows over 3 ranks: 14 + 14 + 13.
+                let layout = TensorLayout.blocks(
+                    shape: [1, 2, 41, 10], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
+                    halo: [0, 0, 2, 2], ranks: comm.size)
+                return copyCheck(comm, from: layout, to: layout, as: Int.self, inPlace: true)
+            }
+        ),
+        (
+            "wide-halo",
+            { comm in
+                // 10 rows over 4 ranks: 3 + 3 + 2 + 2, read with 5 rows of halo per side.
+                let layout = TensorLayout.blocks(
+                    shape: [1, 2, 10, 7], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
+                    halo: [0, 0, 5, 1], ranks: comm.size)
+                return copyCheck(comm, from: layout, to: layout, as: Float.self, inPlace: true)
+            }
+        ),
+        (
+            "spatial-batch",
+            { comm in
+                let (a, b) = factor2(comm.size)
+                let shape = [8, 3, 12, 10]
+                let spatial = TensorLayout.blocks(
+                    shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 1, 1], ranks: comm.size)
+                let batch = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [comm.size, 1, 1, 1]))
+                return copyCheck(comm, from: spatial, to: batch, as: Float.self)
+                    + copyCheck(comm, from: batch, to: spatial, as: Float.self)
+            }
+        ),
+        (
+            "gather",
+            { comm in
+                let (a, b) = factor2(comm.size)
+                let shape = [2, 3, 9, 7]
+                let blocks = TensorLayout.blocks(
+                    shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 1, 1], ranks: comm.size)
+                return copyCheck(comm, from: blocks, to: .whole(shape: shape, on: 0, ranks: comm.size), as: Float.self)
+            }
+        ),
+        (
+            "scatter",
+            { comm in
+                let (a, b) = factor2(comm.size)
+                let shape = [2, 3, 9, 7]
+                let blocks = TensorLayout.blocks(
+                    shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 1, 1], ranks: comm.size)
+                return copyCheck(comm, from: .whole(shape: shape, on: 0, ranks: comm.size), to: blocks, as: Float.self)
+            }
+        ),
+        (
+            "weights-8d",
+            { comm in
+                // Untied weights W[Cout, SY, SX, Cin, KH, KW, TY, TX] sharded over the tiles,
+                // gathered whole to rank 0 (a checkpoint) and scattered back.
+                let (a, b) = factor2(comm.size)
+                let shape = [3, 2, 2, 2, 3, 3, 4, 5]
+                let tiles = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [1, 1, 1, 1, 1, 1, a, b]))
+                let root = TensorLayout.whole(shape: shape, on: 0, ranks: comm.size)
+                return copyCheck(comm, from: tiles, to: root, as: Float.self)
+                    + copyCheck(comm, from: root, to: tiles, as: Float.self)
+            }
+        ),
+        (
+            "overlapping-writers",
+            { comm in
+                // Every rank writes its block plus two cells around it; everyone reads the whole.
+                let (a, b) = factor2(comm.size)
+                let shape = [1, 2, 10, 9]
+                let haloed = TensorLayout.blocks(
+                    shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 2, 2], ranks: comm.size)
+                let writers = TensorLayout(shape: shape, rects: haloed.read)
+                return copyCheck(comm, from: writers, to: .replicated(shape: shape, ranks: comm.size), as: Float.self)
+            }
+        ),
+        (
+            "idle-rank",
+            { comm in
+                // The source leaves the last rank empty (when there are two or more).
+                let shape = [1, 1, 11, 5]
+                let parts = max(1, comm.size - 1)
+                let fewer = TensorLayout.blocks(
+                    shape: shape, grid: ProcessGrid(shape: [1, 1, parts, 1]), ranks: comm.size)
+                let all = TensorLayout.blocks(
+                    shape: shape, grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
+                    halo: [0, 0, 1, 0], ranks: comm.size)
+                return copyCheck(comm, from: fewer, to: all, as: Float.self)
+                    + copyCheck(comm, from: all, to: fewer, as: Float.self)
+            }
+        ),
+        (
+            "reverse-halo",
+            { comm in
+                let (a, b) = factor2(comm.size)
+                let square = TensorLayout.blocks(
+                    shape: [2, 3, 13, 11], grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 2, 1], ranks: comm.size)
+                let wide = TensorLayout.blocks(
+                    shape: [1, 2, 10, 7], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
+                    halo: [0, 0, 5, 0], ranks: comm.size)
+                return accumulateCheck(comm, from: square.mirrored, to: square.mirrored, inPlace: true)
+                    + accumulateCheck(comm, from: wide.mirrored, to: wide.mirrored, inPlace: true)
+            }
+        ),
+        (
+            "reduce-scatter",
+            { comm in
+                // The dump's classifier.linear1.output ([256, 3034, 1, 1], with a smaller batch
+                // here): partial sums written whole by every rank, read as batch blocks.
+                let shape = [24, 3034, 1, 1]
+                let partials = TensorLayout.replicated(shape: shape, ranks: comm.size)
+                let batch = TensorLayout.blocks(shape: shape, grid: ProcessGrid(shape: [comm.size, 1, 1, 1]))
+                let small = [12, 5, 1, 1]
+                return accumulateCheck(comm, from: partials, to: batch, inPlace: false)
+                    + accumulateCheck(
+                        comm, from: .replicated(shape: small, ranks: comm.size),
+                        to: .blocks(shape: small, grid: ProcessGrid(shape: [comm.size, 1, 1, 1])),
+                        inPlace: true, targetStorage: Rect(shape: small))
+            }
+        ),
+        (
+            "cache",
+            { comm in
+                let cache = RedistributionCache(communicator: comm)
+                let layout = TensorLayout.blocks(
+                    shape: [1, 1, 6, 6], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
+                    halo: [0, 0, 1, 1], ranks: comm.size)
+                let first = cache.haloExchange(layout)
+                let again = cache.haloExchange(
+                    TensorLayout.blocks(
+                        shape: [1, 1, 6, 6], grid: ProcessGrid(shape: [1, 1, comm.size, 1]),
+                        halo: [0, 0, 1, 1], ranks: comm.size))
+                let reverse = cache.reverseHaloExchange(layout)
+                var failures: [String] = []
+                if first !== again { failures.append("equal layouts gave two redistributions") }
+                if first === reverse || cache.count != 2 { failures.append("cache holds \(cache.count), expected 2") }
+                if reverse.plan.mode != .accumulate { failures.append("reverse halo in \(reverse.plan.mode) mode") }
+                return failures
+            }
+        ),
     ]
 }
 
@@ -158,7 +214,9 @@ func copyCheck<T: CheckScalar>(
     }
     var failures: [String] = []
     for round in 0..<rounds {
-        let source: [T] = filled(exchange.sourceStorage) { a.write[r].contains(point: $0) ? value($0, writer: r, round: round) : nil }
+        let source: [T] = filled(exchange.sourceStorage) {
+            a.write[r].contains(point: $0) ? value($0, writer: r, round: round) : nil
+        }
         var destination: [T]
         if inPlace {
             destination = source
@@ -167,8 +225,12 @@ func copyCheck<T: CheckScalar>(
             destination = filled(exchange.targetStorage) { _ in nil }
             exchange.execute(from: source, into: &destination)
         }
-        failures += mismatches("round \(round)", destination, storage: exchange.targetStorage, region: exchange.targetStorage) { p in
-            guard b.read[r].contains(point: p) else { return inPlace && a.write[r].contains(point: p) ? value(p, writer: r, round: round) : -7 }
+        failures += mismatches(
+            "round \(round)", destination, storage: exchange.targetStorage, region: exchange.targetStorage
+        ) { p in
+            guard b.read[r].contains(point: p) else {
+                return inPlace && a.write[r].contains(point: p) ? value(p, writer: r, round: round) : -7
+            }
             return owner(p).map { value(p, writer: $0, round: round) } ?? -7
         }
     }
@@ -183,8 +245,9 @@ func accumulateCheck(
 ) -> [String] {
     let r = comm.rank
     let shape = a.shape
-    let exchange = Redistribution(from: a, to: b, mode: .accumulate, communicator: comm,
-                                  sourceStorage: targetStorage, targetStorage: targetStorage)
+    let exchange = Redistribution(
+        from: a, to: b, mode: .accumulate, communicator: comm,
+        sourceStorage: targetStorage, targetStorage: targetStorage)
     func contribution(_ p: [Int], _ q: Int) -> Double { formula(p, shape: shape) * Double(q + 1) }
     let source: [Float] = filled(exchange.sourceStorage) { a.write[r].contains(point: $0) ? contribution($0, r) : 0 }
     var destination: [Float]
@@ -205,8 +268,9 @@ func accumulateCheck(
 func checkFailingExchange(_ comm: Communicator, _ args: [String]) throws -> [String] {
     let failing = min(2, comm.size - 1)
     let (a, b) = factor2(comm.size)
-    let layout = TensorLayout.blocks(shape: [1, 4, 32, 32], grid: ProcessGrid(shape: [1, 1, a, b]),
-                                     halo: [0, 0, 1, 1], ranks: comm.size)
+    let layout = TensorLayout.blocks(
+        shape: [1, 4, 32, 32], grid: ProcessGrid(shape: [1, 1, a, b]),
+        halo: [0, 0, 1, 1], ranks: comm.size)
     let halo = Redistribution(from: layout, to: layout, mode: .copy, communicator: comm)
     var buffer = [Float](repeating: 1, count: halo.sourceStorage.volume - (comm.rank == failing ? 1 : 0))
     halo.execute(&buffer)

@@ -6,7 +6,7 @@
 import Comm
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let checks: [String: (Communicator, [String]) throws -> [String]] = [
@@ -32,7 +32,11 @@ do {
     let failures = try check(comm, Array(arguments.dropFirst()))
     for f in failures { print("rank \(comm.rank): FAIL \(name): \(f)") }
     let failedRanks = try comm.allreduce(failures.isEmpty ? 0 : 1)
-    if comm.rank == 0 { print(failedRanks == 0 ? "PASS \(name) on \(comm.size) ranks" : "FAIL \(name): \(failedRanks) of \(comm.size) ranks failed") }
+    if comm.rank == 0 {
+        print(
+            failedRanks == 0
+                ? "PASS \(name) on \(comm.size) ranks" : "FAIL \(name): \(failedRanks) of \(comm.size) ranks failed")
+    }
     fflush(nil)
     exit(failedRanks == 0 ? 0 : 1)
 } catch {

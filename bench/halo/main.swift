@@ -13,7 +13,7 @@ import Comm
 import Geometry
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let shape = [1, 16, 256, 256]
@@ -27,7 +27,8 @@ do {
     let (a, b) = mostSquareFactors(comm.size)
     let grid = ProcessGrid(shape: [1, 1, a, b])
     if comm.rank == 0 {
-        print("bench-halo: \(shape.map(String.init).joined(separator: "x")) float, grid \(grid), \(comm.size) ranks, \(mpiLibraryVersion())")
+        let tensor = shape.map(String.init).joined(separator: "x")
+        print("bench-halo: \(tensor) float, grid \(grid), \(comm.size) ranks, \(mpiLibraryVersion())")
         print("  \(warmup) warm-up exchanges, then \(blocks) alternating blocks of \(repetitionsPerBlock) per method")
     }
     var figures: [String] = []
@@ -56,8 +57,11 @@ do {
             let rawMean = try comm.allreduce(rawSeconds / count, .max)
             let messages = exchange.plan.sends.count
             let bytes = try comm.allreduce(raw.sentBytes, .max)
-            figures.append("halo width \(width): exchange \(microseconds(exchangeMean)) us, raw MPI \(microseconds(rawMean)) us, "
-                + "ratio \(fixed(exchangeMean / rawMean, 2))  (\(messages) messages, up to \(bytes) bytes sent per rank)")
+            figures.append(
+                "halo width \(width): exchange \(microseconds(exchangeMean)) us, raw MPI \(microseconds(rawMean)) us, "
+                    + "ratio \(fixed(exchangeMean / rawMean, 2))  "
+                    + "(\(messages) messages, up to \(bytes) bytes sent per rank)"
+            )
         }
     }
     if comm.rank == 0 { for line in figures { print(line) } }

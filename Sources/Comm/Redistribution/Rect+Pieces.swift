@@ -3,8 +3,9 @@ import Geometry
 extension Rect {
     /// The rect grown by `amount[d]` on both sides of every dimension `d` (not clipped).
     func widened(by amount: [Int]) -> Rect {
-        Rect(origin: zip(origin, amount).map { $0 - $1 },
-             size: zip(size, amount).map { $0 + 2 * $1 })
+        Rect(
+            origin: zip(origin, amount).map { $0 - $1 },
+            size: zip(size, amount).map { $0 + 2 * $1 })
     }
 
     /// The points of `self` that are not in `other`, as disjoint rects (at most two per

@@ -11,8 +11,9 @@ extension Redistribution {
     ///
     /// - Precondition: `sourceStorage == targetStorage`.
     public func execute<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>) {
-        precondition(sourceStorage == targetStorage,
-                     "in-place redistribution with source storage \(sourceStorage) and target \(targetStorage)")
+        precondition(
+            sourceStorage == targetStorage,
+            "in-place redistribution with source storage \(sourceStorage) and target \(targetStorage)")
         orAbort { () throws(CommError) in
             try validate(buffer.count, sourceStorage, "buffer")
             try run(source: UnsafePointer(buffer.baseAddress), destination: buffer.baseAddress, inPlace: true)
@@ -25,12 +26,15 @@ extension Redistribution {
     /// the destination first for a plain sum.
     ///
     /// - Precondition: the buffers do not overlap.
-    public func execute<T: MPIScalar>(from source: UnsafeBufferPointer<T>, into destination: UnsafeMutableBufferPointer<T>) {
+    public func execute<T: MPIScalar>(
+        from source: UnsafeBufferPointer<T>, into destination: UnsafeMutableBufferPointer<T>
+    ) {
         if let s = source.baseAddress, let d = destination.baseAddress, !source.isEmpty, !destination.isEmpty {
             let sourceBytes = UnsafeRawPointer(s)..<UnsafeRawPointer(s + source.count)
             let destinationBytes = UnsafeRawPointer(d)..<UnsafeRawPointer(d + destination.count)
-            precondition(!sourceBytes.overlaps(destinationBytes),
-                         "redistribution source and destination buffers overlap; execute in place instead")
+            precondition(
+                !sourceBytes.overlaps(destinationBytes),
+                "redistribution source and destination buffers overlap; execute in place instead")
         }
         orAbort { () throws(CommError) in
             try validate(source.count, sourceStorage, "source buffer")
@@ -53,12 +57,15 @@ extension Redistribution {
 
     /// Posts every receive, packs and posts every send, copies the local part while the
     /// messages travel, then waits, unpacking each message as it arrives.
-    func run<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool) throws(CommError) {
+    func run<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool)
+        throws(CommError)
+    {
         let (sendScratch, receiveScratch) = scratch(for: T.self)
         let bytes = MemoryLayout<T>.stride
         if let receiveScratch {
             for message in program.receives {
-                let buffer = UnsafeMutableRawBufferPointer(start: receiveScratch + message.offset, count: message.count * bytes)
+                let buffer = UnsafeMutableRawBufferPointer(
+                    start: receiveScratch + message.offset, count: message.count * bytes)
                 try communicator.irecv(buffer, from: message.peer, tag: tag, requests: requests)
             }
         }

@@ -57,8 +57,9 @@ public final class Redistribution {
         communicator: Communicator, sourceStorage: Rect? = nil, targetStorage: Rect? = nil,
         tag: Int = 0
     ) {
-        precondition(source.ranks == communicator.size,
-                     "layout over \(source.ranks) ranks on a communicator of \(communicator.size)")
+        precondition(
+            source.ranks == communicator.size,
+            "layout over \(source.ranks) ranks on a communicator of \(communicator.size)")
         let rank = communicator.rank
         let plan = RedistributionPlan(from: source, to: target, rank: rank, mode: mode)
         self.communicator = communicator
@@ -81,13 +82,19 @@ public final class Redistribution {
             sendScratch?.deallocate()
             receiveScratch?.deallocate()
             let alignment = 64
-            sendScratch = program.sendCount == 0 ? nil
+            sendScratch =
+                program.sendCount == 0
+                ? nil
                 : .allocate(byteCount: program.sendCount * size, alignment: alignment)
-            receiveScratch = program.receiveCount == 0 ? nil
+            receiveScratch =
+                program.receiveCount == 0
+                ? nil
                 : .allocate(byteCount: program.receiveCount * size, alignment: alignment)
             scratchElementSize = size
         }
-        return (sendScratch?.bindMemory(to: T.self, capacity: program.sendCount),
-                receiveScratch?.bindMemory(to: T.self, capacity: program.receiveCount))
+        return (
+            sendScratch?.bindMemory(to: T.self, capacity: program.sendCount),
+            receiveScratch?.bindMemory(to: T.self, capacity: program.receiveCount)
+        )
     }
 }

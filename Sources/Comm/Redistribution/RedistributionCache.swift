@@ -30,11 +30,13 @@ public final class RedistributionCache {
         from source: TensorLayout, to target: TensorLayout, mode: RedistributionMode,
         sourceStorage: Rect? = nil, targetStorage: Rect? = nil
     ) -> Redistribution {
-        let key = Key(source: source, target: target, mode: mode,
-                      sourceStorage: sourceStorage, targetStorage: targetStorage)
+        let key = Key(
+            source: source, target: target, mode: mode,
+            sourceStorage: sourceStorage, targetStorage: targetStorage)
         if let hit = entries[key] { return hit }
-        let made = Redistribution(from: source, to: target, mode: mode, communicator: communicator,
-                                  sourceStorage: sourceStorage, targetStorage: targetStorage)
+        let made = Redistribution(
+            from: source, to: target, mode: mode, communicator: communicator,
+            sourceStorage: sourceStorage, targetStorage: targetStorage)
         entries[key] = made
         return made
     }

@@ -8,9 +8,11 @@ extension RedistributionPlan: CustomStringConvertible {
     ///       ...
     public var description: String {
         func elements(_ rects: [Rect]) -> Int { rects.reduce(0) { $0 + $1.volume } }
-        var lines = ["rank \(rank), \(mode): \(receives.count) receives (\(receiveCount) elements), "
-            + "\(sends.count) sends (\(sendCount) elements), \(localCopies.count) local copies "
-            + "(\(elements(localCopies)) elements)"]
+        var lines = [
+            "rank \(rank), \(mode): \(receives.count) receives (\(receiveCount) elements), "
+                + "\(sends.count) sends (\(sendCount) elements), \(localCopies.count) local copies "
+                + "(\(elements(localCopies)) elements)"
+        ]
         for t in receives { lines += t.rects.map { "  receive from \(t.peer): \($0)" } }
         for t in sends { lines += t.rects.map { "  send to \(t.peer): \($0)" } }
         lines += localCopies.map { "  local: \($0)" }

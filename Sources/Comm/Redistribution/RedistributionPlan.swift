@@ -45,10 +45,12 @@ public struct RedistributionPlan: Hashable, Sendable {
     /// - Precondition: the layouts describe the same shape and number of ranks, and `rank`
     ///   is one of them.
     public init(from source: TensorLayout, to target: TensorLayout, rank: Int, mode: RedistributionMode) {
-        precondition(source.shape == target.shape,
-                     "redistributing a tensor of shape \(source.shape) into shape \(target.shape)")
-        precondition(source.ranks == target.ranks,
-                     "source layout over \(source.ranks) ranks, target over \(target.ranks)")
+        precondition(
+            source.shape == target.shape,
+            "redistributing a tensor of shape \(source.shape) into shape \(target.shape)")
+        precondition(
+            source.ranks == target.ranks,
+            "source layout over \(source.ranks) ranks, target over \(target.ranks)")
         precondition(rank >= 0 && rank < source.ranks, "rank \(rank) outside 0..<\(source.ranks)")
         let writes = source.write, reads = target.read
         func pieces(reader: Int, writer: Int) -> [Rect] {

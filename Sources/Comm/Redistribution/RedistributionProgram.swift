@@ -31,12 +31,14 @@ struct RedistributionProgram: Hashable, Sendable {
     ///   the target storage every rect it receives or copies.
     init(plan: RedistributionPlan, sourceStorage: Rect, targetStorage: Rect) {
         for rect in plan.sends.flatMap(\.rects) + plan.localCopies {
-            precondition(sourceStorage.contains(rect),
-                         "rank \(plan.rank): source storage \(sourceStorage) lacks \(rect) it must send or copy")
+            precondition(
+                sourceStorage.contains(rect),
+                "rank \(plan.rank): source storage \(sourceStorage) lacks \(rect) it must send or copy")
         }
         for rect in plan.receives.flatMap(\.rects) + plan.localCopies {
-            precondition(targetStorage.contains(rect),
-                         "rank \(plan.rank): target storage \(targetStorage) lacks \(rect) it must receive or copy")
+            precondition(
+                targetStorage.contains(rect),
+                "rank \(plan.rank): target storage \(targetStorage) lacks \(rect) it must receive or copy")
         }
         func messages(_ transfers: [RedistributionPlan.Transfer], packing: Bool) -> ([Message], Int) {
             var result: [Message] = []
@@ -45,11 +47,14 @@ struct RedistributionProgram: Hashable, Sendable {
                 var boxes: [StridedBox] = []
                 var position = offset
                 for rect in transfer.rects {
-                    boxes.append(packing
-                        ? StridedBox(piece: rect, sourceFrame: sourceStorage,
-                                     destinationFrame: rect, destinationBase: position)
-                        : StridedBox(piece: rect, sourceFrame: rect, sourceBase: position,
-                                     destinationFrame: targetStorage))
+                    boxes.append(
+                        packing
+                            ? StridedBox(
+                                piece: rect, sourceFrame: sourceStorage,
+                                destinationFrame: rect, destinationBase: position)
+                            : StridedBox(
+                                piece: rect, sourceFrame: rect, sourceBase: position,
+                                destinationFrame: targetStorage))
                     position += rect.volume
                 }
                 result.append(Message(peer: transfer.peer, offset: offset, count: position - offset, boxes: boxes))
@@ -77,7 +82,9 @@ struct RedistributionProgram: Hashable, Sendable {
 
     /// Unpacks message `message` from the receive scratch (`scratch` is the start of the
     /// whole scratch) into the destination buffer, copying or adding by the plan's mode.
-    func unpack<T: MPIScalar>(_ message: Message, from scratch: UnsafePointer<T>, into destination: UnsafeMutablePointer<T>) {
+    func unpack<T: MPIScalar>(
+        _ message: Message, from scratch: UnsafePointer<T>, into destination: UnsafeMutablePointer<T>
+    ) {
         apply(message.boxes, from: scratch, to: destination)
     }
 
@@ -87,7 +94,9 @@ struct RedistributionProgram: Hashable, Sendable {
         apply(local, from: source, to: destination)
     }
 
-    private func apply<T: MPIScalar>(_ boxes: [StridedBox], from source: UnsafePointer<T>, to destination: UnsafeMutablePointer<T>) {
+    private func apply<T: MPIScalar>(
+        _ boxes: [StridedBox], from source: UnsafePointer<T>, to destination: UnsafeMutablePointer<T>
+    ) {
         switch plan.mode {
         case .copy:
             for box in boxes { box.copy(from: source, to: destination, elementSize: MemoryLayout<T>.stride) }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Geometry
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A copy of one rect between two row-major buffers that store different rects of the
 /// same tensor (a local buffer and a packed message, or two local buffers), reduced at
@@ -36,10 +37,13 @@ struct StridedBox: Hashable, Sendable {
     /// `sourceBase`) to one storing `destinationFrame` (at `destinationBase`).
     ///
     /// - Precondition: `piece` is not empty and lies in both frames.
-    init(piece: Rect, sourceFrame: Rect, sourceBase: Int = 0,
-         destinationFrame: Rect, destinationBase: Int = 0) {
-        precondition(!piece.isEmpty && sourceFrame.contains(piece) && destinationFrame.contains(piece),
-                     "copying \(piece) from \(sourceFrame) to \(destinationFrame)")
+    init(
+        piece: Rect, sourceFrame: Rect, sourceBase: Int = 0,
+        destinationFrame: Rect, destinationBase: Int = 0
+    ) {
+        precondition(
+            !piece.isEmpty && sourceFrame.contains(piece) && destinationFrame.contains(piece),
+            "copying \(piece) from \(sourceFrame) to \(destinationFrame)")
         let sourceStrides = rowMajorStrides(sourceFrame.size)
         let destinationStrides = rowMajorStrides(destinationFrame.size)
         sourceOffset = sourceBase + sourceFrame.linearIndex(of: piece.origin)
@@ -115,8 +119,9 @@ struct StridedBox: Hashable, Sendable {
         let destinationStep = rowDestinationStride * elementSize
         let rows = rows
         forEachSlab { s, d in
-            copyRows(destination + d * elementSize, destinationStep,
-                     source + s * elementSize, sourceStep, rows, runBytes)
+            copyRows(
+                destination + d * elementSize, destinationStep,
+                source + s * elementSize, sourceStep, rows, runBytes)
         }
     }
 
@@ -125,8 +130,9 @@ struct StridedBox: Hashable, Sendable {
         let (rows, run) = (rows, run)
         let (sourceStep, destinationStep) = (rowSourceStride, rowDestinationStride)
         forEachSlab { s, d in
-            T.addRows(destination + d, destinationStride: destinationStep,
-                      source + s, sourceStride: sourceStep, rows: rows, length: run)
+            T.addRows(
+                destination + d, destinationStride: destinationStep,
+                source + s, sourceStride: sourceStep, rows: rows, length: run)
         }
     }
 }

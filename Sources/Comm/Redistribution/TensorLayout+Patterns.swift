@@ -17,8 +17,9 @@ extension TensorLayout {
         let halo = halo ?? Array(repeating: 0, count: shape.count)
         let ranks = ranks ?? grid.count
         precondition(grid.shape.count == shape.count, "grid \(grid) for tensor \(shape)")
-        precondition(halo.count == shape.count && halo.allSatisfy { $0 >= 0 },
-                     "halo \(halo) for tensor \(shape)")
+        precondition(
+            halo.count == shape.count && halo.allSatisfy { $0 >= 0 },
+            "halo \(halo) for tensor \(shape)")
         precondition(ranks >= grid.count, "\(ranks) ranks for grid \(grid) of \(grid.count)")
         let whole = Rect(shape: shape)
         var write: [Rect?] = []

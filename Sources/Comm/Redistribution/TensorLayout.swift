@@ -27,13 +27,15 @@ public struct TensorLayout: Hashable, Sendable {
     public init(shape: [Int], write: [Rect?], read: [Rect?]) {
         precondition(!shape.isEmpty, "a layout needs at least one dimension; give a scalar shape [1]")
         precondition(shape.allSatisfy { $0 >= 0 }, "tensor shape \(shape) has a negative length")
-        precondition(write.count == read.count,
-                     "layout has \(write.count) write rects but \(read.count) read rects")
+        precondition(
+            write.count == read.count,
+            "layout has \(write.count) write rects but \(read.count) read rects")
         let whole = Rect(shape: shape)
         func normalized(_ rect: Rect?, _ kind: String, _ r: Int) -> Rect {
             guard let rect, !rect.isEmpty else { return Rect.empty(rank: shape.count) }
-            precondition(rect.rank == shape.count,
-                         "\(kind) rect \(rect) of rank \(r) has rank \(rect.rank), tensor \(shape) has \(shape.count)")
+            precondition(
+                rect.rank == shape.count,
+                "\(kind) rect \(rect) of rank \(r) has rank \(rect.rank), tensor \(shape) has \(shape.count)")
             precondition(whole.contains(rect), "\(kind) rect \(rect) of rank \(r) leaves tensor \(shape)")
             return rect
         }
