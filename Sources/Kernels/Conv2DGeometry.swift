@@ -69,6 +69,30 @@ public struct Conv2DGeometry: Hashable, Sendable {
         self.outputWidth = (width + 2 * paddingW - dilationW * (kernelWidth - 1) - 1) / strideW + 1
     }
 
+    /// Unchecked, for internal derived convolutions (the transposed form of
+    /// backward-data), whose padding may exceed what a user layer allows.
+    init(
+        uncheckedLayer layer: String, inChannels: Int, outChannels: Int, groups: Int, height: Int, width: Int,
+        kernelHeight: Int, kernelWidth: Int, paddingH: Int, paddingW: Int, dilationH: Int, dilationW: Int
+    ) {
+        self.layer = layer
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.groups = groups
+        self.height = height
+        self.width = width
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideH = 1
+        self.strideW = 1
+        self.paddingH = paddingH
+        self.paddingW = paddingW
+        self.dilationH = dilationH
+        self.dilationW = dilationW
+        self.outputHeight = height + 2 * paddingH - dilationH * (kernelHeight - 1)
+        self.outputWidth = width + 2 * paddingW - dilationW * (kernelWidth - 1)
+    }
+
     /// A square kernel with the same stride, padding and dilation on both axes.
     public init(
         layer: String = "Conv2D", inChannels: Int, outChannels: Int, height: Int, width: Int,

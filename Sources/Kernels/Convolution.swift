@@ -12,23 +12,28 @@
 // workspace size picks the band height (at least one row).
 
 /// Workspace elements for the convolution kernels on `shard`: one band's patch matrix
-/// of about `budget` elements, and never less than one output row's.
-public func conv2d_workspace_count(_ g: Conv2DGeometry, _ shard: SpatialShard, budget: Int = 1 << 16) -> Int {
-    let row = g.patchSize * shard.outputCols.count
+/// of about `budget` elements (never less than one row's), plus room for the flipped
+/// filters of one group (backward-data). The default (2 MB of Float) measured best on
+/// the benchmark shape: bands of a few rows leave sgemm short panels.
+public func conv2d_workspace_count(_ g: Conv2DGeometry, _ shard: SpatialShard, budget: Int = 1 << 19) -> Int {
+    let forwardRow = g.patchSize * shard.outputCols.count
+    let transposedRow = g.groupOutChannels * g.kernelHeight * g.kernelWidth * shard.inputCols.count
+    let row = Swift.max(forwardRow, transposedRow)
     guard row > 0 else { return 0 }
-    return Swift.max(1, Swift.min(shard.outputRows.count, budget / row)) * row
+    let rows = Swift.max(1, Swift.min(Swift.max(shard.outputRows.count, shard.inputRows.count), budget / row))
+    return rows * row + flippedFilterCount(g)
 }
 
 /// Output rows per band for a workspace, and the groups (with their block-local output
 /// channel ranges) that the block `block` touches.
 @inline(__always)
-private func bandRows(_ g: Conv2DGeometry, _ s: SpatialShard, _ workspace: Int) -> Int {
+func bandRows(_ g: Conv2DGeometry, _ s: SpatialShard, _ workspace: Int) -> Int {
     let row = g.patchSize * s.outputCols.count
     precondition(row == 0 || workspace >= row, "\(g.layer): workspace \(workspace) below one output row \(row)")
     return row == 0 ? 1 : Swift.max(1, Swift.min(s.outputRows.count, workspace / row))
 }
 
-private func checkShard<T>(
+func checkShard<T>(
     _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, block: Range<Int>,
     input: Int, weight: Int, output: Int, _: T.Type
 ) {
@@ -52,7 +57,7 @@ private func checkShard<T>(
 /// Calls `body(group, blockLocalChannels)` for each group the output-channel block
 /// meets, with the block-local range of its output channels.
 @inline(__always)
-private func forEachGroup(_ g: Conv2DGeometry, _ block: Range<Int>, _ body: (Int, Range<Int>) -> Void) {
+func forEachGroup(_ g: Conv2DGeometry, _ block: Range<Int>, _ body: (Int, Range<Int>) -> Void) {
     let fg = g.groupOutChannels
     for group in (block.lowerBound / fg)..<((block.upperBound + fg - 1) / fg) {
         let lo = Swift.max(block.lowerBound, group * fg), hi = Swift.min(block.upperBound, (group + 1) * fg)
@@ -81,48 +86,14 @@ public func conv2d_forward<T: GEMMScalar>(
             let rows = (s.outputRows.lowerBound + r0)..<(s.outputRows.lowerBound + Swift.min(r0 + band, s.outputRows.count))
             let cols = rows.count * outW
             let y0 = yp + img * f * outPlane + r0 * outW
-            for c in 0..<f { (y0 + c * outPlane).update(repeating: b?[c] ?? 0, count: cols) }
+            // With a bias the band starts as the bias and the GEMM adds to it.
+            if let b { for c in 0..<f { (y0 + c * outPlane).update(repeating: b[c], count: cols) } }
             forEachGroup(g, block) { group, local in
                 im2col(g, s, x: xp + (img * g.inChannels + group * g.groupInChannels) * s.inputPlane,
                        channels: g.groupInChannels, rows: rows, col: col)
                 T.gemm(transA: false, transB: false, m: local.count, n: cols, k: k,
                        alpha: 1, wp + local.lowerBound * k, lda: k, col, ldb: cols,
-                       beta: 1, y0 + local.lowerBound * outPlane, ldc: outPlane)
-            }
-        }
-    }
-}
-
-/// Gradient with respect to the shard's local input (halo included): overwrites `dx`
-/// [N, C, inputRows, inputCols] with the sum over this block's output channels. The
-/// caller adds halo parts into their owners (and sums over output-channel blocks).
-@_specialize(where T == Float)
-@_specialize(where T == Double)
-public func conv2d_backward_data<T: GEMMScalar>(
-    _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, outChannels block: Range<Int>? = nil,
-    dy: UnsafeBufferPointer<T>, weight w: UnsafeBufferPointer<T>,
-    dx: UnsafeMutableBufferPointer<T>, workspace: UnsafeMutableBufferPointer<T>
-) {
-    let block = block ?? 0..<g.outChannels
-    checkShard(g, s, batch: n, block: block, input: dx.count, weight: w.count, output: dy.count, T.self)
-    guard let dxp = dx.baseAddress else { return }
-    dxp.update(repeating: 0, count: dx.count)
-    guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
-    guard let dyp = dy.baseAddress, let wp = w.baseAddress, let col = workspace.baseAddress else { return }
-    let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
-    let band = bandRows(g, s, workspace.count)
-    for img in 0..<n {
-        for r0 in stride(from: 0, to: s.outputRows.count, by: band) {
-            let rows = (s.outputRows.lowerBound + r0)..<(s.outputRows.lowerBound + Swift.min(r0 + band, s.outputRows.count))
-            let cols = rows.count * outW
-            let dy0 = dyp + img * f * outPlane + r0 * outW
-            forEachGroup(g, block) { group, local in
-                // dcol[K, cols] = w_g^T [K, F_g] * dy_g [F_g, cols]
-                T.gemm(transA: true, transB: false, m: k, n: cols, k: local.count,
-                       alpha: 1, wp + local.lowerBound * k, lda: k, dy0 + local.lowerBound * outPlane, ldb: outPlane,
-                       beta: 0, col, ldc: cols)
-                col2im(g, s, col: col, channels: g.groupInChannels, rows: rows,
-                       dx: dxp + (img * g.inChannels + group * g.groupInChannels) * s.inputPlane)
+                       beta: b == nil ? 0 : 1, y0 + local.lowerBound * outPlane, ldc: outPlane)
             }
         }
     }

@@ -18,6 +18,9 @@ public protocol GEMMScalar: BinaryFloatingPoint, Sendable {
         alpha: Self, _ a: UnsafePointer<Self>, lda: Int,
         _ b: UnsafePointer<Self>, ldb: Int,
         beta: Self, _ c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// `y[i] += alpha * x[i]` for `i < n` (cblas_saxpy / cblas_daxpy, unit strides): BLAS
+    /// uses the CPU's widest vectors, which code compiled for baseline x86-64 does not.
+    static func axpy(n: Int, alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
     static func exp(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
@@ -47,6 +50,10 @@ extension Float: GEMMScalar {
             blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb),
             beta, c, blasInt(ldc))
     }
+    @inline(__always)
+    public static func axpy(n: Int, alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        cblas_saxpy(blasInt(n), alpha, x, 1, y, 1)
+    }
     @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
     @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
     @inline(__always) public static func tanh(_ x: Float) -> Float { tanhf(x) }
@@ -64,6 +71,10 @@ extension Double: GEMMScalar {
             CblasRowMajor, cblasTranspose(transA), cblasTranspose(transB),
             blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(lda), b, blasInt(ldb),
             beta, c, blasInt(ldc))
+    }
+    @inline(__always)
+    public static func axpy(n: Int, alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        cblas_daxpy(blasInt(n), alpha, x, 1, y, 1)
     }
     @inline(__always) public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
     @inline(__always) public static func log(_ x: Double) -> Double { Glibc.log(x) }

@@ -15,12 +15,24 @@ func im2col<T: GEMMScalar>(
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
     let cols = rows.count * outW
     let sw = g.strideW
+    // Stride 1 with local rows as long as output rows: a band's rows for one (c, kh, kw)
+    // are one contiguous run of the input, copied at once (then the columns that wrapped
+    // around a row end, which are padding, are zeroed).
+    let contiguous = sw == 1 && inW == outW
     for c in 0..<channels {
         for kh in 0..<g.kernelHeight {
             for kw in 0..<g.kernelWidth {
                 var dst = col + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * cols
                 let offX = kw * g.dilationW - g.paddingW
                 let valid = validOutputs(s.outputCols, stride: sw, offset: offX, length: g.width)
+                if contiguous {
+                    // Output rows whose input row lies in the tensor.
+                    let first = Swift.max(rows.lowerBound, ceilDivide(g.paddingH - kh * g.dilationH, g.strideH))
+                    let last = Swift.min(rows.upperBound, floorDivide(g.height - 1 + g.paddingH - kh * g.dilationH, g.strideH) + 1)
+                    im2colRun(g, s, x: x + c * inPlane, rows: rows, inRows: first..<Swift.max(first, last), kh: kh,
+                              offX: offX, valid: valid, dst: dst)
+                    continue
+                }
                 for oy in rows {
                     let iy = oy * g.strideH - g.paddingH + kh * g.dilationH
                     if iy < 0 || iy >= g.height {
@@ -45,22 +57,42 @@ func im2col<T: GEMMScalar>(
 }
 
 /// Adds `col` (laid out as `im2col` makes it) into the local input gradient planes at
-/// `dx`; entries that fall on padding are dropped.
+/// `dx`; entries that fall on padding are dropped. `col` is scratch: in the contiguous
+/// case its padding entries are zeroed so whole bands go through one `axpy`.
 @inline(__always)
 func col2im<T: GEMMScalar>(
-    _ g: Conv2DGeometry, _ s: SpatialShard, col: UnsafePointer<T>, channels: Int, rows: Range<Int>,
+    _ g: Conv2DGeometry, _ s: SpatialShard, col: UnsafeMutablePointer<T>, channels: Int, rows: Range<Int>,
     dx: UnsafeMutablePointer<T>
 ) {
     let inW = s.inputCols.count, inPlane = s.inputPlane
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
     let cols = rows.count * outW
     let sw = g.strideW
+    let contiguous = sw == 1 && inW == outW
     for c in 0..<channels {
         for kh in 0..<g.kernelHeight {
             for kw in 0..<g.kernelWidth {
                 var src = col + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * cols
                 let offX = kw * g.dilationW - g.paddingW
                 let valid = validOutputs(s.outputCols, stride: sw, offset: offX, length: g.width)
+                if contiguous {
+                    let first = Swift.max(rows.lowerBound, ceilDivide(g.paddingH - kh * g.dilationH, g.strideH))
+                    let last = Swift.min(rows.upperBound, floorDivide(g.height - 1 + g.paddingH - kh * g.dilationH, g.strideH) + 1)
+                    guard first < last, !valid.isEmpty else { continue }
+                    let band = src + (first - rows.lowerBound) * outW
+                    let lead = valid.lowerBound - ox0, trail = s.outputCols.upperBound - valid.upperBound
+                    if lead > 0 || trail > 0 {
+                        var row = band
+                        for _ in first..<last {
+                            zeroEdges(row, width: outW, lead: lead, trail: trail)
+                            row += outW
+                        }
+                    }
+                    let iy = first * g.strideH - g.paddingH + kh * g.dilationH
+                    let dst = dx + c * inPlane + (iy - s.inputRows.lowerBound) * inW + valid.lowerBound + offX - s.inputCols.lowerBound
+                    T.axpy(n: (last - first - 1) * outW + valid.count, alpha: 1, band + lead, dst)
+                    continue
+                }
                 for oy in rows {
                     let iy = oy * g.strideH - g.paddingH + kh * g.dilationH
                     if iy >= 0 && iy < g.height {
@@ -93,4 +125,46 @@ private func addStrided<T: GEMMScalar>(_ src: UnsafePointer<T>, into dst: Unsafe
             i &+= 1
         }
     }
+}
+
+/// The contiguous case of `im2col` for one (c, kh, kw) row of the patch matrix: output
+/// rows `inRows` (a subrange of `rows`) read the input, the others are padding.
+@inline(__always)
+private func im2colRun<T: GEMMScalar>(
+    _ g: Conv2DGeometry, _ s: SpatialShard, x: UnsafePointer<T>, rows: Range<Int>, inRows: Range<Int>,
+    kh: Int, offX: Int, valid: Range<Int>, dst: UnsafeMutablePointer<T>
+) {
+    let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
+    guard inRows.lowerBound < inRows.upperBound, !valid.isEmpty else {
+        dst.update(repeating: 0, count: rows.count * outW)
+        return
+    }
+    let top = (inRows.lowerBound - rows.lowerBound) * outW
+    dst.update(repeating: 0, count: top)
+    let iy = inRows.lowerBound * g.strideH - g.paddingH + kh * g.dilationH
+    // From the first valid column of the first row to the last valid of the last row.
+    let src = x + (iy - s.inputRows.lowerBound) * outW + valid.lowerBound + offX - s.inputCols.lowerBound
+    let start = top + valid.lowerBound - ox0
+    let count = (inRows.count - 1) * outW + valid.count
+    (dst + start).update(from: src, count: count)
+    let lead = valid.lowerBound - ox0, trail = s.outputCols.upperBound - valid.upperBound
+    if lead > 0 || trail > 0 {
+        var row = dst + top
+        for _ in 0..<inRows.count {
+            zeroEdges(row, width: outW, lead: lead, trail: trail)
+            row += outW
+        }
+    }
+    let bottom = top + inRows.count * outW
+    (dst + bottom).update(repeating: 0, count: rows.count * outW - bottom)
+}
+
+/// Zeroes the first `lead` and last `trail` entries of a row: a padding's width, one or
+/// two entries, so plain stores (a `memset` call per row costs more than the stores).
+@inline(__always)
+private func zeroEdges<T: GEMMScalar>(_ row: UnsafeMutablePointer<T>, width: Int, lead: Int, trail: Int) {
+    var i = 0
+    while i < lead { row[i] = 0; i &+= 1 }
+    i = width &- trail
+    while i < width { row[i] = 0; i &+= 1 }
 }

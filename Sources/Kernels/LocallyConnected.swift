@@ -27,12 +27,18 @@ public func locally_connected_pack_weights<T: GEMMScalar>(
     let rk = g.tileOutputs * g.patchSize
     precondition(w.count == rk * tiles && packed.count == w.count,
                  "\(g.layer): pack \(w.count) into \(packed.count), expected \(rk) x \(tiles)")
-    // Blocks of 16 canonical rows: each tile then writes 16 contiguous values.
-    let blockRows = 16
+    // Blocks of 256 canonical rows by 16 tiles: reads take whole cache lines (16 tiles
+    // of a row) and each tile's writes fill 1 KB runs, which keeps TLB misses (tiles are
+    // a weight matrix apart) per byte low.
+    let blockRows = 256, blockTiles = 16
     for r0 in stride(from: 0, to: rk, by: blockRows) {
         let r1 = Swift.min(r0 + blockRows, rk)
-        for t in 0..<tiles {
-            for r in r0..<r1 { packed[t * rk + r] = w[r * tiles + t] }
+        for t0 in stride(from: 0, to: tiles, by: blockTiles) {
+            let t1 = Swift.min(t0 + blockTiles, tiles)
+            // The block's 256 x 16 source lines stay in L1 while each tile's run is written.
+            for t in t0..<t1 {
+                for r in r0..<r1 { packed[t &* rk &+ r] = w[r &* tiles &+ t] }
+            }
         }
     }
 }
@@ -46,11 +52,14 @@ public func locally_connected_unpack_add<T: GEMMScalar>(
     let rk = g.tileOutputs * g.patchSize
     precondition(w.count == rk * tiles && packed.count == w.count,
                  "\(g.layer): unpack \(packed.count) into \(w.count), expected \(rk) x \(tiles)")
-    let blockRows = 16
+    let blockRows = 256, blockTiles = 16
     for r0 in stride(from: 0, to: rk, by: blockRows) {
         let r1 = Swift.min(r0 + blockRows, rk)
-        for t in 0..<tiles {
-            for r in r0..<r1 { w[r * tiles + t] += packed[t * rk + r] }
+        for t0 in stride(from: 0, to: tiles, by: blockTiles) {
+            let t1 = Swift.min(t0 + blockTiles, tiles)
+            for t in t0..<t1 {
+                for r in r0..<r1 { w[r &* tiles &+ t] += packed[t &* rk &+ r] }
+            }
         }
     }
 }

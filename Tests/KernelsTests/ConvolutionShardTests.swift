@@ -9,6 +9,9 @@ let convShardCases: [ConvCase] = [
     ConvCase(n: 2, c: 4, f: 6, h: 13, w: 11, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, dh: 2, dw: 2, groups: 2, budget: 1),
     ConvCase(n: 1, c: 3, f: 8, h: 23, w: 21, kh: 7, kw: 7, sh: 2, sw: 2, ph: 3, pw: 3, dh: 1, dw: 1, groups: 1),
     ConvCase(n: 2, c: 2, f: 2, h: 10, w: 9, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2, pw: 0, dh: 1, dw: 1, groups: 1),
+    // "Same" convolutions: full-width shards take the contiguous im2col/col2im path.
+    ConvCase(n: 2, c: 2, f: 3, h: 11, w: 10, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 1),
+    ConvCase(n: 1, c: 2, f: 2, h: 12, w: 9, kh: 3, kw: 5, sh: 1, sw: 1, ph: 2, pw: 4, dh: 2, dw: 2, groups: 1, budget: 40),
 ]
 
 struct ShardCase: CustomStringConvertible, Sendable {
@@ -58,9 +61,13 @@ struct ShardCase: CustomStringConvertible, Sendable {
         print("conv shards \(sc): forward \(bitwise ? "bitwise" : "\(relativeError(yAssembled, y))"), dx \(relativeError(dxAssembled, grads.dx)), dw \(relativeError(dwSum, grads.dw)), db \(relativeError(dbSum, grads.db))")
     }
 
-    /// Output-channel blocks (one crossing a group boundary) concatenate to the whole.
-    @Test func outputChannelBlocksAssemble() throws {
-        let cc = convCases[0]
+    /// Output-channel blocks (one crossing a group boundary) concatenate to the whole;
+    /// stride 2 (GEMM + col2im) and stride 1 (transposed convolution) backward-data.
+    @Test(arguments: [
+        convCases[0],
+        ConvCase(n: 2, c: 4, f: 6, h: 7, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 2, budget: 1),
+    ])
+    func outputChannelBlocksAssemble(_ cc: ConvCase) throws {
         let g = try cc.geometry()
         var rng = SplitMix64(seed: 22)
         let x: [Double] = randomValues(cc.n * cc.c * cc.h * cc.w, &rng)

@@ -71,6 +71,9 @@ let convCases: [ConvCase] = [
     ConvCase(n: 2, c: 4, f: 6, h: 7, w: 9, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1, groups: 2, budget: 1),
     ConvCase(n: 1, c: 3, f: 2, h: 9, w: 8, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2, pw: 2, dh: 2, dw: 2, groups: 1),
     ConvCase(n: 2, c: 2, f: 4, h: 5, w: 7, kh: 2, kw: 3, sh: 1, sw: 2, ph: 0, pw: 1, dh: 1, dw: 2, groups: 2, budget: 1),
+    // Output as wide as the input: the contiguous im2col/col2im path (bands of 1 and 2 rows).
+    ConvCase(n: 2, c: 3, f: 2, h: 5, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 1),
+    ConvCase(n: 1, c: 2, f: 2, h: 6, w: 9, kh: 3, kw: 5, sh: 1, sw: 1, ph: 2, pw: 4, dh: 2, dw: 2, groups: 1, budget: 40),
 ]
 
 @Suite struct ConvolutionTests {

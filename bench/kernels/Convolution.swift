@@ -15,69 +15,68 @@ func benchConvolution(into results: inout [Figure], checks: inout [String: [Floa
     let x = allocate(n * c * h * w), wt = allocate(f * g.patchSize), bias = allocate(f)
     let y = allocate(n * f * s.outputPlane), dy = allocate(y.count), dx = allocate(x.count), dw = allocate(wt.count)
     fillRandom(x, seed: 1); fillRandom(wt, seed: 2); fillRandom(bias, seed: 3); fillRandom(dy, seed: 4)
-    let budget = Int(getenvInt("BENCH_CONV_BUDGET") ?? (1 << 16))
+    let budget = getenvInt("BENCH_CONV_BUDGET") ?? (1 << 19)
     let ws = allocate(conv2d_workspace_count(g, s, budget: budget))
     let k = g.patchSize, outW = s.outputCols.count, plane = s.outputPlane
     let band = ws.count / (k * outW)
-    print("convolution \(n)x\(c)x\(h)x\(w), 3x3, pad 1, \(c)->\(f): band \(band) rows, workspace \(ws.count) floats")
+    print("convolution \(n)x\(c)x\(h)x\(w), 3x3, pad 1, \(c)->\(f): bands of \(band) rows, workspace \(ws.count) floats; "
+          + "backward-data as the transposed convolution (stride 1)")
     let flops = g.flops(batch: n, shard: s)
     let reps = 5
 
-    let tf = best(reps) {
+    let kf = {
         conv2d_forward(g, s, batch: n, x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(wt),
                        bias: UnsafeBufferPointer(bias), y: y, workspace: ws)
     }
-    let tbd = best(reps) {
+    let kbd = {
         conv2d_backward_data(g, s, batch: n, dy: UnsafeBufferPointer(dy), weight: UnsafeBufferPointer(wt), dx: dx, workspace: ws)
     }
-    let tbf = best(reps) {
-        dw.update(repeating: 0)
+    let kbf = {
         conv2d_backward_filter(g, s, batch: n, x: UnsafeBufferPointer(x), dy: UnsafeBufferPointer(dy), dweight: dw, workspace: ws)
     }
-    // sgemm alone on the same band shapes: operands already in place.
+    // sgemm alone on the same band shapes, operands already in place: Y = W * col
+    // (beta 0; the kernel instead starts Y at the bias and adds), dcol-free transposed
+    // backward-data below, and dW += dY * col^T accumulated over bands.
     let col = allocate(ws.count)
     fillRandom(col, seed: 5)
-    func bands(_ body: (Int, Int) -> Void) {
+    guard let wtp = wt.baseAddress, let colp = col.baseAddress, let yp = y.baseAddress, let dyp = dy.baseAddress,
+          let dwp = dw.baseAddress else { return }
+    /// Calls body(image, band offset in the output plane, band columns) for every band.
+    func bands(_ body: (Int, Int, Int) -> Void) {
         for img in 0..<n {
-            for r0 in stride(from: 0, to: h, by: band) { body(img, min(band, h - r0) * outW + 0 * r0) }
+            for r0 in stride(from: 0, to: h, by: band) { body(img, r0 * outW, min(band, h - r0) * outW) }
         }
     }
-    let gf = best(reps) {
-        var off = 0
+    let gf = {
+        bands { img, off, cols in
+            Float.gemm(transA: false, transB: false, m: f, n: cols, k: k, alpha: 1, wtp, lda: k,
+                       colp, ldb: cols, beta: 0, yp + img * f * plane + off, ldc: plane)
+        }
+    }
+    // Stride 1: backward-data runs as the transposed convolution dy -> dx, im2col + GEMM
+    // of the forward's shape (C x cols x F*KH*KW) in bands over dx rows; the band height
+    // follows from the workspace left after the flipped filters.
+    let taps = 9
+    let tband = min(h, (ws.count - c * f * taps) / (f * taps * w))
+    guard let dxp = dx.baseAddress else { return }
+    let gbd = {
         for img in 0..<n {
-            off = 0
-            for r0 in stride(from: 0, to: h, by: band) {
-                let cols = min(band, h - r0) * outW
-                Float.gemm(transA: false, transB: false, m: f, n: cols, k: k, alpha: 1, wt.baseAddress!, lda: k,
-                           col.baseAddress!, ldb: cols, beta: 1, y.baseAddress! + img * f * plane + off, ldc: plane)
-                off += cols
+            for r0 in stride(from: 0, to: h, by: tband) {
+                let cols = min(tband, h - r0) * w
+                Float.gemm(transA: false, transB: false, m: c, n: cols, k: f * taps, alpha: 1, wtp, lda: f * taps,
+                           colp, ldb: cols, beta: 0, dxp + img * c * h * w + r0 * w, ldc: h * w)
             }
         }
     }
-    let gbd = best(reps) {
-        for img in 0..<n {
-            var off = 0
-            for r0 in stride(from: 0, to: h, by: band) {
-                let cols = min(band, h - r0) * outW
-                Float.gemm(transA: true, transB: false, m: k, n: cols, k: f, alpha: 1, wt.baseAddress!, lda: k,
-                           dy.baseAddress! + img * f * plane + off, ldb: plane, beta: 0, col.baseAddress!, ldc: cols)
-                off += cols
-            }
+    let gbf = {
+        bands { img, off, cols in
+            Float.gemm(transA: false, transB: true, m: f, n: k, k: cols, alpha: 1,
+                       dyp + img * f * plane + off, lda: plane, colp, ldb: cols, beta: 1, dwp, ldc: k)
         }
     }
-    let gbf = best(reps) {
-        for img in 0..<n {
-            var off = 0
-            for r0 in stride(from: 0, to: h, by: band) {
-                let cols = min(band, h - r0) * outW
-                Float.gemm(transA: false, transB: true, m: f, n: k, k: cols, alpha: 1,
-                           dy.baseAddress! + img * f * plane + off, lda: plane, col.baseAddress!, ldb: cols,
-                           beta: 1, dw.baseAddress!, ldc: k)
-                off += cols
-            }
-        }
-    }
-    _ = bands
+    let (tf, tgf) = bestPair(reps, kf, gf)
+    let (tbd, tgbd) = bestPair(reps, kbd, gbd)
+    let (tbf, tgbf) = bestPair(reps, kbf, gbf)
     // The same GEMMs unbanded (one per image, the im2col matrix whole), for reference.
     let big = allocate(k * plane)
     fillRandom(big, seed: 6)
@@ -90,9 +89,9 @@ func benchConvolution(into results: inout [Figure], checks: inout [String: [Floa
     big.deallocate()
     print("  sgemm on whole-image shapes (\(f)x\(plane)x\(k)): \(gflops(flops, gfWhole)) GFLOP/s")
 
-    results.append(Figure(name: "conv forward", flops: flops, kernelSeconds: tf, gemmSeconds: gf))
-    results.append(Figure(name: "conv backward-data", flops: flops, kernelSeconds: tbd, gemmSeconds: gbd))
-    results.append(Figure(name: "conv backward-filter", flops: flops, kernelSeconds: tbf, gemmSeconds: gbf))
+    results.append(Figure(name: "conv forward", flops: flops, kernelSeconds: tf, gemmSeconds: tgf))
+    results.append(Figure(name: "conv backward-data", flops: flops, kernelSeconds: tbd, gemmSeconds: tgbd))
+    results.append(Figure(name: "conv backward-filter", flops: flops, kernelSeconds: tbf, gemmSeconds: tgbf))
 
     // Results for the cross-run comparison and a direct check of a few outputs.
     conv2d_forward(g, s, batch: n, x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(wt),

@@ -44,6 +44,23 @@ func now() -> Double {
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
+/// Best times of a kernel and its reference, measured alternately (after one warm-up
+/// run of each) so that load from other processes hits both alike.
+func bestPair(_ repeats: Int, _ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
+    a()
+    b()
+    var ta = Double.infinity, tb = Double.infinity
+    for _ in 0..<repeats {
+        var start = now()
+        a()
+        ta = min(ta, now() - start)
+        start = now()
+        b()
+        tb = min(tb, now() - start)
+    }
+    return (ta, tb)
+}
+
 /// Best time of `repeats` runs after one warm-up run.
 func best(_ repeats: Int, _ body: () -> Void) -> Double {
     body()
