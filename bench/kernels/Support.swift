@@ -147,12 +147,17 @@ func allocate(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
     return p
 }
 
-/// Saves the sampled results of this run, or compares them with a saved run's (the
-/// check that another OpenBLAS core type computes the same numbers).
-func compareOrSave(_ checks: [String: [Float]], options: BenchOptions) {
+/// Saves the sampled results and figures of this run, or compares them with a saved
+/// run's: the check that another OpenBLAS core type computes the same numbers, and how
+/// much faster it is.
+func compareOrSave(_ checks: [String: [Float]], figures: [Figure], options: BenchOptions) {
+    func key(_ name: String) -> String { name.replacingSpaces() }
     if let path = options.save, let f = fopen(path, "w") {
         for (name, values) in checks.sorted(by: { $0.key < $1.key }) {
-            fputs(name + " " + values.map { String($0.bitPattern) }.joined(separator: " ") + "\n", f)
+            fputs("result " + name + " " + values.map { String($0.bitPattern) }.joined(separator: " ") + "\n", f)
+        }
+        for fig in figures {
+            fputs("figure \(key(fig.name)) \(fig.flops / fig.kernelSeconds * 1e-9) \(fig.flops / fig.gemmSeconds * 1e-9)\n", f)
         }
         fclose(f)
     }
@@ -163,21 +168,50 @@ func compareOrSave(_ checks: [String: [Float]], options: BenchOptions) {
     var cap = 0
     var worst = 0.0
     var compared = 0
+    print("")
+    print("against the saved run (\(path)):")
     while getline(&line, &cap, f) > 0, let l = line {
-        let parts = String(cString: l).trimmingCharacters().split(separator: " ")
-        guard let name = parts.first.map(String.init), let mine = checks[name] else { continue }
-        let theirs = parts.dropFirst().compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
-        guard theirs.count == mine.count else { print("compare: \(name) has \(theirs.count) values, expected \(mine.count)"); continue }
-        var scale = 0.0
+        let parts = String(cString: l).trimmingCharacters().split(separator: " ").map(String.init)
+        guard parts.count >= 2 else { continue }
+        if parts[0] == "figure", parts.count == 4, let k = Double(parts[2]), let g = Double(parts[3]),
+           let mine = figures.first(where: { key($0.name) == parts[1] }) {
+            let mk = mine.flops / mine.kernelSeconds * 1e-9, mg = mine.flops / mine.gemmSeconds * 1e-9
+            print("  \(mine.name): kernel \(round1(k)) -> \(round1(mk)) GFLOP/s (x\(round2(mk / k))), "
+                  + "sgemm \(round1(g)) -> \(round1(mg)) (x\(round2(mg / g)))")
+            continue
+        }
+        guard parts[0] == "result", let mine = checks[parts[1]] else { continue }
+        let theirs = parts.dropFirst(2).compactMap { UInt32($0) }.map { Float(bitPattern: $0) }
+        guard theirs.count == mine.count else { print("  \(parts[1]): \(theirs.count) values, expected \(mine.count)"); continue }
+        var scale = 0.0, diff = 0.0
         for v in theirs { scale = max(scale, Double(abs(v))) }
-        var diff = 0.0
         for (a, b) in zip(mine, theirs) { diff = max(diff, Double(abs(a - b))) }
         let rel = diff / max(scale, 1e-30)
-        print("compare \(name): max |difference| / max |value| = \(rel) over \(mine.count) values")
+        print("  result \(parts[1]): max |difference| / max |value| = \(rel) over \(mine.count) values")
         worst = max(worst, rel)
         compared += 1
     }
     free(line)
-    print("compare: \(compared) results, worst relative difference \(worst) -> "
-          + (compared > 0 && worst <= 1e-5 ? "same results" : "DIFFERENT results"))
+    print("  \(compared) results compared, worst relative difference \(worst): "
+          + (compared > 0 && worst <= 1e-5 ? "same results (to float32 rounding)" : "DIFFERENT results"))
+}
+
+func round1(_ v: Double) -> String { String((v * 10).rounded() / 10) }
+func round2(_ v: Double) -> String { String((v * 100).rounded() / 100) }
+
+extension String {
+    func replacingSpaces() -> String { String(map { $0 == " " ? "-" : $0 }) }
+}
+
+/// sgemm on a large square problem, the machine's single-thread peak for context.
+func benchPeak() {
+    let m = 1024
+    let a = allocate(m * m), b = allocate(m * m), c = allocate(m * m)
+    fillRandom(a, seed: 21); fillRandom(b, seed: 22)
+    guard let ap = a.baseAddress, let bp = b.baseAddress, let cp = c.baseAddress else { return }
+    let t = best(3) {
+        Float.gemm(transA: false, transB: false, m: m, n: m, k: m, alpha: 1, ap, lda: m, bp, ldb: m, beta: 0, cp, ldc: m)
+    }
+    print("sgemm \(m)x\(m)x\(m) (peak for context): \(round1(2 * Double(m * m * m) / t * 1e-9)) GFLOP/s")
+    for p in [a, b, c] { p.deallocate() }
 }

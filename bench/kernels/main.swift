@@ -13,7 +13,8 @@ let options = BenchOptions(CommandLine.arguments.dropFirst())
 printMachine()
 var results: [Figure] = []
 var checks: [String: [Float]] = [:]
+benchPeak()
 if options.runConv { benchConvolution(into: &results, checks: &checks) }
 if options.runLC { benchLocallyConnected(into: &results, checks: &checks) }
-compareOrSave(checks, options: options)
+compareOrSave(checks, figures: results, options: options)
 printFigures(results)
