@@ -76,6 +76,6 @@ extension Partition {
 }
 
 public enum DumpEntry: Sendable {
-    case tensor(TensorLayout)
-    case op(OpLayout)
+    case tensor(TensorPartition)
+    case op(OpPartition)
 }

@@ -63,7 +63,7 @@ extension Partition {
 
     /// The two dimensions a panel shows (down, across): those some rank's rects do not
     /// cover whole, last ones first, topped up with the largest remaining dimensions.
-    func displayedDimensions(_ t: TensorLayout) -> (Int?, Int?) {
+    func displayedDimensions(_ t: TensorPartition) -> (Int?, Int?) {
         let whole = Rect(shape: t.dim)
         let rects = (t.read + t.write).compactMap { $0 }
         var split = (0..<t.dim.count).filter { d in rects.contains { $0.range(d) != whole.range(d) } }

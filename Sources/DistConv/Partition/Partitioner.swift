@@ -22,7 +22,7 @@ extension Partition {
             let grid = ProcessGrid(shape: op.grid)
             return (0..<ranks).map { op.regions(coordinates: grid.coordinates(ofRank: $0)) }
         }
-        var builder = LayoutBuilder(model: model, ranks: ranks)
+        var builder = PartitionBuilder(model: model, ranks: ranks)
         builder.addForward(regions)
         builder.addBackward(regions)
         self.tensors = builder.tensors

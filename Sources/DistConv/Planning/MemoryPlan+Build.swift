@@ -18,7 +18,7 @@ extension MemoryPlan {
         self.rankPlans = plans
     }
 
-    static func isArenaRole(_ role: TensorLayout.Role) -> Bool {
+    static func isArenaRole(_ role: TensorPartition.Role) -> Bool {
         switch role {
         case .activation, .input, .result, .gradient: return true
         case .parameter, .parameterGradient: return false
@@ -26,7 +26,7 @@ extension MemoryPlan {
     }
 
     /// Per tensor, the steps from its first to its last access on any rank.
-    static func lifetimes(partition: Partition, scheduled: [OpLayout]) -> [String: ClosedRange<Int>] {
+    static func lifetimes(partition: Partition, scheduled: [OpPartition]) -> [String: ClosedRange<Int>] {
         var result: [String: ClosedRange<Int>] = [:]
         for (k, op) in scheduled.enumerated() {
             for access in op.reads + op.writes where access.rects.contains(where: { !$0.isEmpty }) {
@@ -67,7 +67,7 @@ extension MemoryPlan {
         memo[key] = assignment
         let exact = arena.map { ArenaRequest(size: $0.shard.bytes, lifetime: $0.lifetime) }
 
-        func sum(_ roles: Set<TensorLayout.Role>) -> Int {
+        func sum(_ roles: Set<TensorPartition.Role>) -> Int {
             shards.filter { roles.contains($0.role) }.reduce(0) { $0 + $1.bytes }
         }
         let parameters = sum([.parameter])

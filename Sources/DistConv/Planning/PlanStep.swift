@@ -1,5 +1,5 @@
 /// One step of the schedule: an op of the partition.
 public struct PlanStep: Sendable, Equatable {
     public var name: String
-    public var phase: OpLayout.Phase
+    public var phase: OpPartition.Phase
 }

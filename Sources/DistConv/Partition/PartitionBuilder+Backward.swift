@@ -1,7 +1,7 @@
 import Geometry
 
-extension LayoutBuilder {
-    func layout(_ name: String) -> TensorLayout { tensors[index[name]!] }
+extension PartitionBuilder {
+    func layout(_ name: String) -> TensorPartition { tensors[index[name]!] }
 
     /// Gradients, their zeroing, the backward ops in reverse order, and the updates.
     mutating func addBackward(_ regions: [[ForwardRegions]]) {
@@ -32,25 +32,25 @@ extension LayoutBuilder {
         let losses = Set(model.ops.filter(\.isLoss).map { $0.outputs[0] })
         for name in gradients {
             let t = layout(name)
-            let grad: TensorLayout
+            let grad: TensorPartition
             if t.role == .parameter {
-                grad = TensorLayout(name: "\(name).grad", dim: t.dim, role: .parameterGradient,
+                grad = TensorPartition(name: "\(name).grad", dim: t.dim, role: .parameterGradient,
                                     read: t.read, write: t.read, isPartialSum: false)
             } else if losses.contains(name) {
                 // The loss's own gradient is the seed 1, applied inside the loss's backward:
                 // no rank stores it.
                 let empty = Rect.empty(rank: t.dim.count)
-                grad = TensorLayout(name: "\(name).grad", dim: t.dim, role: .gradient,
+                grad = TensorPartition(name: "\(name).grad", dim: t.dim, role: .gradient,
                                     read: Array(repeating: empty, count: ranks),
                                     write: Array(repeating: empty, count: ranks), isPartialSum: false)
             } else {
                 // The mirror image: a rank writes gradient into its whole read region and
                 // reads back the region it owns once halo parts are summed into it.
-                grad = TensorLayout(name: "\(name).grad", dim: t.dim, role: .gradient,
+                grad = TensorPartition(name: "\(name).grad", dim: t.dim, role: .gradient,
                                     read: t.write, write: t.read, isPartialSum: false)
             }
             let zeroed = grad.write.map { $0 ?? Rect.empty(rank: t.dim.count) }
-            ops.append(OpLayout(
+            ops.append(OpPartition(
                 name: "\(grad.name).set_zero", phase: .zeroGradient, forwardOp: nil, resultDim: t.dim,
                 distInput: nil, distFilters: nil, distResult: zeroed, reads: [],
                 writes: [.init(tensor: grad.name, rects: zeroed)]))
@@ -61,13 +61,13 @@ extension LayoutBuilder {
             let op = model.ops[i]
             let forward = ops.first { $0.name == op.name && $0.phase == .forward }!
             let reg = regions[i]
-            var reads: [OpLayout.Access] = []
+            var reads: [OpPartition.Access] = []
             // A loss starts the backward pass from the seed 1 and reads no gradient.
             for (k, out) in op.outputs.enumerated() where hasGradient.contains(out) && !op.isLoss {
                 reads.append(.init(tensor: "\(out).grad", rects: reg.map { $0.outputs[k] }))
             }
             reads += op.backwardReads(forward)
-            var writes: [OpLayout.Access] = []
+            var writes: [OpPartition.Access] = []
             if let input = op.input, hasGradient.contains(input) {
                 writes.append(.init(tensor: "\(input).grad", rects: reg.map { $0.input! }))
             }
@@ -77,7 +77,7 @@ extension LayoutBuilder {
             // A loss's backward computes the gradient of its input block; other ops keep
             // the forward op's partition.
             let result = op.isLoss ? forward.distInput! : forward.distResult
-            ops.append(OpLayout(
+            ops.append(OpPartition(
                 name: "\(op.name).grad", phase: .backward, forwardOp: op.name, resultDim: forward.resultDim,
                 distInput: forward.distInput, distFilters: forward.distFilters, distResult: result,
                 reads: reads, writes: writes))
@@ -86,7 +86,7 @@ extension LayoutBuilder {
         for name in gradients where layout(name).role == .parameter {
             let t = layout(name)
             let rects = t.read.map { $0 ?? Rect.empty(rank: t.dim.count) }
-            ops.append(OpLayout(
+            ops.append(OpPartition(
                 name: "update_\(name)", phase: .update, forwardOp: nil, resultDim: t.dim,
                 distInput: nil, distFilters: nil, distResult: rects,
                 reads: [.init(tensor: "\(name).grad", rects: rects)], writes: [.init(tensor: name, rects: rects)]))
@@ -99,8 +99,8 @@ extension Op {
     /// must stay alive until then. Ops whose derivative needs only their output (ReLU,
     /// tanh, sigmoid) keep the output, not the input; dropout recomputes its mask from
     /// the seed; a loss keeps its probabilities and labels, not its scores.
-    func backwardReads(_ forward: OpLayout) -> [OpLayout.Access] {
-        func reads(_ names: [String?]) -> [OpLayout.Access] {
+    func backwardReads(_ forward: OpPartition) -> [OpPartition.Access] {
+        func reads(_ names: [String?]) -> [OpPartition.Access] {
             forward.reads.filter { names.contains($0.tensor) }
         }
         switch kind {

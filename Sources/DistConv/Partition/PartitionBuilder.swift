@@ -1,11 +1,11 @@
 import Geometry
 
 /// Collects tensor and op layouts in dump order while the partitioner walks the model.
-struct LayoutBuilder {
+struct PartitionBuilder {
     let model: Model
     let ranks: Int
-    var tensors: [TensorLayout] = []
-    var ops: [OpLayout] = []
+    var tensors: [TensorPartition] = []
+    var ops: [OpPartition] = []
     var index: [String: Int] = [:]
     /// Per tensor, per rank: union of the regions forward ops read.
     private var readers: [String: [Rect?]] = [:]
@@ -15,12 +15,12 @@ struct LayoutBuilder {
         self.ranks = ranks
     }
 
-    mutating func add(_ t: TensorLayout) {
+    mutating func add(_ t: TensorPartition) {
         index[t.name] = tensors.count
         tensors.append(t)
     }
 
-    private func role(of info: TensorInfo) -> TensorLayout.Role {
+    private func role(of info: TensorInfo) -> TensorPartition.Role {
         switch info.role {
         case .activation: return .activation
         case .input: return .input
@@ -49,25 +49,25 @@ struct LayoutBuilder {
         }
         for (i, op) in model.ops.enumerated() {
             let reg = regions[i]
-            var reads: [OpLayout.Access] = []
+            var reads: [OpPartition.Access] = []
             if let input = op.input, reg[0].input != nil { reads.append(.init(tensor: input, rects: reg.map { $0.input! })) }
             if let labels = op.labels { reads.append(.init(tensor: labels, rects: reg.map { $0.labels! })) }
             for (p, (name, _)) in reg[0].parameters.enumerated() {
                 reads.append(.init(tensor: name, rects: reg.map { $0.parameters[p].1 }))
                 if index[name] == nil {
-                    add(TensorLayout(name: name, dim: model.tensor(name).shape, role: .parameter,
+                    add(TensorPartition(name: name, dim: model.tensor(name).shape, role: .parameter,
                                      read: readers[name]!, write: Array(repeating: nil, count: ranks), isPartialSum: false))
                 }
             }
-            let writes = op.outputs.enumerated().map { k, name in OpLayout.Access(tensor: name, rects: reg.map { $0.outputs[k] }) }
-            ops.append(OpLayout(
+            let writes = op.outputs.enumerated().map { k, name in OpPartition.Access(tensor: name, rects: reg.map { $0.outputs[k] }) }
+            ops.append(OpPartition(
                 name: op.name, phase: .forward, forwardOp: nil, resultDim: op.outputShape,
                 distInput: reg[0].input == nil ? nil : reg.map { $0.input! },
                 distFilters: reg[0].filters == nil ? nil : reg.map { $0.filters! },
                 distResult: reg.map(\.result), reads: reads, writes: writes))
             for w in writes {
                 let info = model.tensor(w.tensor)
-                add(TensorLayout(name: w.tensor, dim: info.shape, role: role(of: info),
+                add(TensorPartition(name: w.tensor, dim: info.shape, role: role(of: info),
                                  read: readers[w.tensor] ?? w.rects.map { $0 }, write: w.rects.map { $0 },
                                  isPartialSum: op.writesPartialSums && w.tensor == op.outputs[0]))
             }
@@ -75,7 +75,7 @@ struct LayoutBuilder {
                 // The metrics the evaluation sums are read out as accuracy.
                 let out = op.outputs[0]
                 let whole = Array(repeating: Rect(shape: op.outputShape), count: ranks)
-                ops.append(OpLayout(
+                ops.append(OpPartition(
                     name: "\(op.name).accuracy", phase: .forward, forwardOp: nil, resultDim: [1],
                     distInput: whole, distFilters: nil, distResult: Array(repeating: Rect(shape: [1]), count: ranks),
                     reads: [.init(tensor: out, rects: whole)], writes: []))
