@@ -30,6 +30,33 @@ struct LinearRun<T: GEMMScalar> {
 }
 
 @Suite struct LinearTests {
+    /// The naive twin: y[i, j] = b[j] + sum_k x[i, k] w[j, k], and its gradients by loops.
+    @Test func matchesNaiveTwin() {
+        let n = 4, k = 9, m = 5
+        var rng = SplitMix64(seed: 80)
+        let x: [Double] = randomValues(n * k, &rng), w: [Double] = randomValues(m * k, &rng)
+        let b: [Double] = randomValues(m, &rng), dy: [Double] = randomValues(n * m, &rng)
+        var y = [Double](repeating: 0, count: n * m), dx = [Double](repeating: 0, count: n * k)
+        var dw = [Double](repeating: 0, count: m * k), db = [Double](repeating: 0, count: m)
+        for i in 0..<n {
+            for j in 0..<m {
+                y[i * m + j] = b[j]
+                db[j] += dy[i * m + j]
+                for kk in 0..<k {
+                    y[i * m + j] += x[i * k + kk] * w[j * k + kk]
+                    dx[i * k + kk] += dy[i * m + j] * w[j * k + kk]
+                    dw[j * k + kk] += dy[i * m + j] * x[i * k + kk]
+                }
+            }
+        }
+        let run = LinearRun<Double>(n: n, k: k, m: m)
+        assertClose(run.forward(x: x, w: w, b: b), y, rtol: 1e-12, atol: 1e-12, "forward")
+        let g = run.backward(x: x, w: w, dy: dy)
+        assertClose(g.dx, dx, rtol: 1e-12, atol: 1e-12, "dx")
+        assertClose(g.dw, dw, rtol: 1e-12, atol: 1e-12, "dW")
+        assertClose(g.db, db, rtol: 1e-12, atol: 1e-12, "db")
+    }
+
     @Test func gradientsMatchCentralDifferences() {
         let run = LinearRun<Double>(n: 3, k: 2 * 3 * 5, m: 7)
         var rng = SplitMix64(seed: 81)

@@ -44,7 +44,7 @@ func dot<T: BinaryFloatingPoint>(_ r: [Double], _ y: [T]) -> Double {
 /// Bounds of the gradient checks: Double analytic vs Double central differences, and
 /// Float analytic (same kernels) vs the same Double central differences.
 let doubleGradientBound = 1e-6
-let floatGradientBound = 1e-4
+let floatGradientBound = 1e-5
 
 /// Records the worst error of one gradient check and expects it within `bound`.
 func expectGradient(
