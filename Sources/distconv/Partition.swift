@@ -11,9 +11,11 @@ struct PartitionCommand: ParsableCommand {
         discussion: """
             Examples:
               distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1
-              distconv partition --model examples/fashion-cnn.json --ranks 4 --format svg > split.svg
+              distconv partition --model examples/fashion-cnn.json --ranks 4 \\
+                  --format svg > split.svg
               distconv partition --graph examples/vgg19.graph --ranks 4 --rank 1
-              mpirun -n 4 distconv partition --model examples/fashion-cnn.json --output out/
+              mpirun -n 4 distconv partition --model examples/fashion-cnn.json \\
+                  --output out/
             A graph (--graph) takes grids from --grid, and --batch and --image-size
             re-size it (e.g. --batch 2 --image-size 64).
             Under mpirun, --ranks defaults to the job's size and each rank reports itself.
@@ -21,20 +23,7 @@ struct PartitionCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, svg }
 
-    @Option(help: "Model file (JSON), e.g. examples/seed-tiled.json.")
-    var model: String?
-
-    @Option(help: "Graph dump to import instead of a model file, e.g. examples/vgg19.graph.")
-    var graph: String?
-
-    @Option(help: "With --graph: batch size (default: the graph's).")
-    var batch: Int?
-
-    @Option(help: "With --graph: image height and width (default: the graph's).")
-    var imageSize: Int?
-
-    @Option(help: "Grid policy batch, spatial or hybrid (default: spatial for --graph, the file's grids for --model).")
-    var grid: GridPolicy?
+    @OptionGroup var source: ModelSource
 
     @Option(help: "Number of ranks (default: the MPI job's size, or 1).")
     var ranks: Int?
@@ -52,10 +41,8 @@ struct PartitionCommand: ParsableCommand {
         let comm = Communicator.launchedByMPI ? try Communicator.world() : nil
         let ranks = self.ranks ?? comm?.size ?? 1
         guard ranks >= 1 else { throw CLIError("--ranks is \(ranks); it must be at least 1") }
-        if let rank, !(0..<ranks).contains(rank) {
-            throw CLIError("--rank \(rank) is out of range for --ranks \(ranks) (0...\(ranks - 1))")
-        }
-        let model = try loadModel(graph: graph, model: self.model, batch: batch, imageSize: imageSize, grid: grid, ranks: ranks).model
+        try checkRank(rank, ranks: ranks)
+        let model = try source.load(ranks: ranks).model
         let partition = try Partition(model: model, ranks: ranks)
         let selected: [Int] = rank.map { [$0] } ?? comm.map { [$0.rank] } ?? Array(0..<ranks)
 
