@@ -8,8 +8,9 @@
 // output y  [N, F, outputRows, outputCols] (the shard's write region)
 // y[n, f, oy, ox] = b[f] + sum_{c in group(f), kh, kw} w[f, c, kh, kw] * x[n, c, oy*sh - ph + kh*dh, ox*sw - pw + kw*dw]
 //
-// Work goes in bands of output rows so the patch matrix of a band stays in cache; the
-// workspace size picks the band height (at least one row).
+// Work goes in bands of output rows so the patch matrix of a band stays near the core;
+// the workspace size picks the band height (at least one row). Backward-data is in
+// ConvolutionBackwardData.swift.
 
 /// Workspace elements for the convolution kernels on `shard`: one band's patch matrix
 /// of about `budget` elements (never less than one row's), plus room for the flipped
@@ -24,8 +25,7 @@ public func conv2d_workspace_count(_ g: Conv2DGeometry, _ shard: SpatialShard, b
     return rows * row + flippedFilterCount(g)
 }
 
-/// Output rows per band for a workspace, and the groups (with their block-local output
-/// channel ranges) that the block `block` touches.
+/// Output rows per band that a workspace of `workspace` elements holds.
 @inline(__always)
 func bandRows(_ g: Conv2DGeometry, _ s: SpatialShard, _ workspace: Int) -> Int {
     let row = g.patchSize * s.outputCols.count
@@ -33,9 +33,10 @@ func bandRows(_ g: Conv2DGeometry, _ s: SpatialShard, _ workspace: Int) -> Int {
     return row == 0 ? 1 : Swift.max(1, Swift.min(s.outputRows.count, workspace / row))
 }
 
-func checkShard<T>(
-    _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, block: Range<Int>,
-    input: Int, weight: Int, output: Int, _: T.Type
+/// Preconditions on a shard call: the block and output inside the layer, buffer sizes,
+/// and a local input covering every in-tensor index the outputs read.
+func checkShard(
+    _ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int, block: Range<Int>, input: Int, weight: Int, output: Int
 ) {
     precondition(block.lowerBound >= 0 && block.upperBound <= g.outChannels,
                  "\(g.layer): output channel block \(block) outside 0..<\(g.outChannels)")
@@ -74,7 +75,7 @@ public func conv2d_forward<T: GEMMScalar>(
     y: UnsafeMutableBufferPointer<T>, workspace: UnsafeMutableBufferPointer<T>
 ) {
     let block = block ?? 0..<g.outChannels
-    checkShard(g, s, batch: n, block: block, input: x.count, weight: w.count, output: y.count, T.self)
+    checkShard(g, s, batch: n, block: block, input: x.count, weight: w.count, output: y.count)
     precondition(b == nil || b?.count == block.count, "\(g.layer): bias holds \(b?.count ?? 0), expected \(block.count)")
     guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
     guard let xp = x.baseAddress, let wp = w.baseAddress, let yp = y.baseAddress, let col = workspace.baseAddress
@@ -109,7 +110,7 @@ public func conv2d_backward_filter<T: GEMMScalar>(
     dweight dw: UnsafeMutableBufferPointer<T>, workspace: UnsafeMutableBufferPointer<T>
 ) {
     let block = block ?? 0..<g.outChannels
-    checkShard(g, s, batch: n, block: block, input: x.count, weight: dw.count, output: dy.count, T.self)
+    checkShard(g, s, batch: n, block: block, input: x.count, weight: dw.count, output: dy.count)
     guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
     guard let xp = x.baseAddress, let dyp = dy.baseAddress, let dwp = dw.baseAddress, let col = workspace.baseAddress
     else { return }

@@ -42,7 +42,7 @@ public func conv2d_backward_data<T: GEMMScalar>(
     dx: UnsafeMutableBufferPointer<T>, workspace: UnsafeMutableBufferPointer<T>
 ) {
     let block = block ?? 0..<g.outChannels
-    checkShard(g, s, batch: n, block: block, input: dx.count, weight: w.count, output: dy.count, T.self)
+    checkShard(g, s, batch: n, block: block, input: dx.count, weight: w.count, output: dy.count)
     guard let dxp = dx.baseAddress else { return }
     guard n > 0, s.outputPlane > 0, block.count > 0, let dyp = dy.baseAddress, let wp = w.baseAddress,
           let ws = workspace.baseAddress

@@ -10,7 +10,9 @@
 // Per tile: P[N, K] = the tile's patches (gathered), Y_t[N, R] = P * W_t^T, scattered
 // into y. The canonical layout keeps the tile indices last, so a tile's matrix is not a
 // strided BLAS operand; packing once per weight update (and unpacking gradients once
-// per step) costs a transpose of the weights instead of one per pass.
+// per step) costs a transpose of the weights instead of one per pass. Better still, a
+// layer can keep its weights, gradients and optimizer state packed and convert only at
+// checkpoints (the weights are the layer's bulk: L1's are 1.28 GB).
 
 /// Workspace elements for the locally connected kernels: one tile's patch matrix and
 /// output block, `N*K + N*R`.
@@ -82,12 +84,11 @@ private func checkTiles(_ g: LocallyConnectedGeometry, _ s: TileShard, batch n: 
                  "\(g.layer): output holds \(y), expected \(n) x \(g.outChannels) x \(s.tileRows.count * g.tileHeight) x \(s.tileCols.count * g.tileWidth)")
 }
 
-/// Gathers the patches of tile (ty, tx) (global) into p[N, K], or with `add`, adds p
-/// back into the input (gradient) buffer instead.
+/// Gathers the patches of tile (ty, tx) (global indices) into p[N, K].
 @inline(__always)
-private func tilePatches<T: GEMMScalar>(
+private func gatherPatches<T: GEMMScalar>(
     _ g: LocallyConnectedGeometry, _ s: TileShard, batch n: Int, ty: Int, tx: Int,
-    x: UnsafeMutablePointer<T>, p: UnsafeMutablePointer<T>, add: Bool
+    x: UnsafePointer<T>, p: UnsafeMutablePointer<T>
 ) {
     let inW = s.inputCols.count, plane = s.inputPlane, kw = g.kernelWidth
     let r0 = ty * g.tileStride - s.inputRows.lowerBound, c0 = tx * g.tileStride - s.inputCols.lowerBound
@@ -96,25 +97,41 @@ private func tilePatches<T: GEMMScalar>(
         for ci in 0..<g.inChannels {
             let base = x + (img * g.inChannels + ci) * plane + r0 * inW + c0
             for kh in 0..<g.kernelHeight {
-                let row = base + kh * inW
-                if add {
-                    var i = 0
-                    while i < kw { row[i] += q[i]; i &+= 1 }
-                } else {
-                    q.update(from: row, count: kw)
-                }
+                q.update(from: base + kh * inW, count: kw)
                 q += kw
             }
         }
     }
 }
 
-/// Copies a tile's output block between t[N, R] and the output buffer [N, F, rows, cols]
-/// (`toTile`: from the output buffer into t).
+/// Adds p[N, K], laid out as `gatherPatches` makes it, back into the input gradient
+/// (tiles overlap when the tile stride is below the kernel, so this adds).
 @inline(__always)
-private func tileOutputs<T: GEMMScalar>(
+private func scatterAddPatches<T: GEMMScalar>(
+    _ g: LocallyConnectedGeometry, _ s: TileShard, batch n: Int, ty: Int, tx: Int,
+    p: UnsafePointer<T>, dx: UnsafeMutablePointer<T>
+) {
+    let inW = s.inputCols.count, plane = s.inputPlane, kw = g.kernelWidth
+    let r0 = ty * g.tileStride - s.inputRows.lowerBound, c0 = tx * g.tileStride - s.inputCols.lowerBound
+    var q = p
+    for img in 0..<n {
+        for ci in 0..<g.inChannels {
+            let base = dx + (img * g.inChannels + ci) * plane + r0 * inW + c0
+            for kh in 0..<g.kernelHeight {
+                let row = base + kh * inW
+                var i = 0
+                while i < kw { row[i] += q[i]; i &+= 1 }
+                q += kw
+            }
+        }
+    }
+}
+
+/// Writes a tile's outputs t[N, R] (R = F*SY*SX) into the output buffer [N, F, rows, cols].
+@inline(__always)
+private func scatterTile<T: GEMMScalar>(
     _ g: LocallyConnectedGeometry, _ s: TileShard, batch n: Int, tyl: Int, txl: Int,
-    y: UnsafeMutablePointer<T>, t: UnsafeMutablePointer<T>, toTile: Bool
+    t: UnsafePointer<T>, y: UnsafeMutablePointer<T>
 ) {
     let outW = s.tileCols.count * g.tileWidth, plane = s.tileRows.count * g.tileHeight * outW
     var q = t
@@ -122,7 +139,26 @@ private func tileOutputs<T: GEMMScalar>(
         for f in 0..<g.outChannels {
             for sy in 0..<g.tileHeight {
                 let row = y + (img * g.outChannels + f) * plane + (tyl * g.tileHeight + sy) * outW + txl * g.tileWidth
-                if toTile { q.update(from: row, count: g.tileWidth) } else { row.update(from: q, count: g.tileWidth) }
+                row.update(from: q, count: g.tileWidth)
+                q += g.tileWidth
+            }
+        }
+    }
+}
+
+/// Reads a tile's output gradients from dy [N, F, rows, cols] into t[N, R].
+@inline(__always)
+private func gatherTile<T: GEMMScalar>(
+    _ g: LocallyConnectedGeometry, _ s: TileShard, batch n: Int, tyl: Int, txl: Int,
+    dy: UnsafePointer<T>, t: UnsafeMutablePointer<T>
+) {
+    let outW = s.tileCols.count * g.tileWidth, plane = s.tileRows.count * g.tileHeight * outW
+    var q = t
+    for img in 0..<n {
+        for f in 0..<g.outChannels {
+            for sy in 0..<g.tileHeight {
+                q.update(from: dy + (img * g.outChannels + f) * plane + (tyl * g.tileHeight + sy) * outW + txl * g.tileWidth,
+                         count: g.tileWidth)
                 q += g.tileWidth
             }
         }
@@ -146,11 +182,10 @@ public func locally_connected_forward<T: GEMMScalar>(
     for tyl in 0..<s.tileRows.count {
         for txl in 0..<s.tileCols.count {
             let t = tyl * s.tileCols.count + txl
-            tilePatches(g, s, batch: n, ty: s.tileRows.lowerBound + tyl, tx: s.tileCols.lowerBound + txl,
-                        x: UnsafeMutablePointer(mutating: xp), p: p, add: false)
+            gatherPatches(g, s, batch: n, ty: s.tileRows.lowerBound + tyl, tx: s.tileCols.lowerBound + txl, x: xp, p: p)
             T.gemm(transA: false, transB: true, m: n, n: r, k: k, alpha: 1, p, lda: k, wpp + t * r * k, ldb: k,
                    beta: 0, yt, ldc: r)
-            tileOutputs(g, s, batch: n, tyl: tyl, txl: txl, y: yp, t: yt, toTile: false)
+            scatterTile(g, s, batch: n, tyl: tyl, txl: txl, t: yt, y: yp)
         }
     }
 }
@@ -174,12 +209,11 @@ public func locally_connected_backward_data<T: GEMMScalar>(
     for tyl in 0..<s.tileRows.count {
         for txl in 0..<s.tileCols.count {
             let t = tyl * s.tileCols.count + txl
-            tileOutputs(g, s, batch: n, tyl: tyl, txl: txl, y: UnsafeMutablePointer(mutating: dyp), t: dyt, toTile: true)
+            gatherTile(g, s, batch: n, tyl: tyl, txl: txl, dy: dyp, t: dyt)
             // dP[N, K] = dY_t[N, R] * W_t[R, K]
             T.gemm(transA: false, transB: false, m: n, n: k, k: r, alpha: 1, dyt, lda: r, wpp + t * r * k, ldb: k,
                    beta: 0, p, ldc: k)
-            tilePatches(g, s, batch: n, ty: s.tileRows.lowerBound + tyl, tx: s.tileCols.lowerBound + txl,
-                        x: dxp, p: p, add: true)
+            scatterAddPatches(g, s, batch: n, ty: s.tileRows.lowerBound + tyl, tx: s.tileCols.lowerBound + txl, p: p, dx: dxp)
         }
     }
 }
@@ -201,9 +235,8 @@ public func locally_connected_backward_filter<T: GEMMScalar>(
     for tyl in 0..<s.tileRows.count {
         for txl in 0..<s.tileCols.count {
             let t = tyl * s.tileCols.count + txl
-            tilePatches(g, s, batch: n, ty: s.tileRows.lowerBound + tyl, tx: s.tileCols.lowerBound + txl,
-                        x: UnsafeMutablePointer(mutating: xp), p: p, add: false)
-            tileOutputs(g, s, batch: n, tyl: tyl, txl: txl, y: UnsafeMutablePointer(mutating: dyp), t: dyt, toTile: true)
+            gatherPatches(g, s, batch: n, ty: s.tileRows.lowerBound + tyl, tx: s.tileCols.lowerBound + txl, x: xp, p: p)
+            gatherTile(g, s, batch: n, tyl: tyl, txl: txl, dy: dyp, t: dyt)
             // dW_t[R, K] += dY_t^T [R, N] * P[N, K]
             T.gemm(transA: true, transB: false, m: r, n: k, k: n, alpha: 1, dyt, lda: r, p, ldb: k,
                    beta: 1, dwpp + t * r * k, ldc: k)
