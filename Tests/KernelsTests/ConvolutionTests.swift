@@ -74,6 +74,9 @@ let convCases: [ConvCase] = [
     // Output as wide as the input: the contiguous im2col/col2im path (bands of 1 and 2 rows).
     ConvCase(n: 2, c: 3, f: 2, h: 5, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 1),
     ConvCase(n: 1, c: 2, f: 2, h: 6, w: 9, kh: 3, kw: 5, sh: 1, sw: 1, ph: 2, pw: 4, dh: 2, dw: 2, groups: 1, budget: 40),
+    // Padding wider than the kernel's reach (1 x 3, pad 1): backward-data by GEMM + col2im
+    // on the contiguous path; the first and last output rows see only padding.
+    ConvCase(n: 2, c: 2, f: 3, h: 4, w: 6, kh: 1, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 1),
 ]
 
 @Suite struct ConvolutionTests {

@@ -61,6 +61,10 @@ func svm<T: GEMMScalar>(_ scores: [T], labels: [Int32], classes k: Int, globalBa
         expectGradient("multiclass SVM dscores", analytic: a.dscores, numeric: numeric, bound: doubleGradientBound)
         // sum_{j != y} max(0, 1 - s_y + s_j) / K: (0 + 0.5 + 1.5) / 3.
         #expect(svm([2.0, 1.5, 2.5], labels: [0], classes: 3, globalBatch: 1).loss == 2.0 / 3)
+        // Shards of the batch sum to the whole batch's mean.
+        let parts = svm(Array(scores[0..<15]), labels: Array(labels[0..<3]), classes: 5, globalBatch: 6).loss
+            + svm(Array(scores[15...]), labels: Array(labels[3...]), classes: 5, globalBatch: 6).loss
+        #expect(abs(parts - a.loss) <= 1e-12 * abs(a.loss))
     }
 
     @Test func accuracyCountsArgmaxHits() {
