@@ -15,10 +15,10 @@ func im2col<T: GEMMScalar>(
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
     let cols = rows.count * outW
     let sw = g.strideW
-    // Stride 1 with local rows as long as output rows: a band's rows for one (c, kh, kw)
-    // are one contiguous run of the input, copied at once (then the columns that wrapped
-    // around a row end, which are padding, are zeroed).
-    let contiguous = sw == 1 && inW == outW
+    // Stride 1 on both axes and local rows as long as output rows: a band's rows for one
+    // (c, kh, kw) are one contiguous run of the input, copied at once (then the columns
+    // that wrapped around a row end, which are padding, are zeroed).
+    let contiguous = g.strideH == 1 && sw == 1 && inW == outW
     for c in 0..<channels {
         for kh in 0..<g.kernelHeight {
             for kw in 0..<g.kernelWidth {
@@ -68,7 +68,7 @@ func col2im<T: GEMMScalar>(
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
     let cols = rows.count * outW
     let sw = g.strideW
-    let contiguous = sw == 1 && inW == outW
+    let contiguous = g.strideH == 1 && sw == 1 && inW == outW
     for c in 0..<channels {
         for kh in 0..<g.kernelHeight {
             for kw in 0..<g.kernelWidth {

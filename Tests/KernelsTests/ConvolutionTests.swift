@@ -77,6 +77,8 @@ let convCases: [ConvCase] = [
     // Padding wider than the kernel's reach (1 x 3, pad 1): backward-data by GEMM + col2im
     // on the contiguous path; the first and last output rows see only padding.
     ConvCase(n: 2, c: 2, f: 3, h: 4, w: 6, kh: 1, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 1),
+    // Output as wide as the input but rows strided: not the contiguous path.
+    ConvCase(n: 1, c: 2, f: 3, h: 7, w: 6, kh: 3, kw: 3, sh: 2, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 40),
 ]
 
 @Suite struct ConvolutionTests {
