@@ -104,15 +104,20 @@ public struct Pool2DGeometry: Hashable, Sendable {
     @inline(__always)
     fileprivate func forEachWindow(_ s: SpatialShard, planes: Int, _ body: (Int, Int, Int, Int, Range<Int>, Range<Int>) -> Void) {
         let outW = s.outputCols.count
+        // A window can miss the tensor entirely (a cover_all window past the end): the
+        // clipped range is then empty.
+        @inline(__always) func clipped(_ start: Int, _ kernel: Int, _ length: Int, _ local: Int) -> Range<Int> {
+            let lo = Swift.max(start, 0), hi = Swift.min(start + kernel, length)
+            return lo < hi ? (lo - local)..<(hi - local) : 0..<0
+        }
         for plane in 0..<planes {
             for oy in s.outputRows {
                 let y0 = oy * strideH - paddingH
-                let rows = (Swift.max(y0, 0) - s.inputRows.lowerBound)..<(Swift.min(y0 + kernelHeight, height) - s.inputRows.lowerBound)
+                let rows = clipped(y0, kernelHeight, height, s.inputRows.lowerBound)
                 for ox in s.outputCols {
                     let x0 = ox * strideW - paddingW
-                    let cols = (Swift.max(x0, 0) - s.inputCols.lowerBound)..<(Swift.min(x0 + kernelWidth, width) - s.inputCols.lowerBound)
-                    body(plane, (oy - s.outputRows.lowerBound) * outW + ox - s.outputCols.lowerBound, y0, x0,
-                         rows.isEmpty ? 0..<0 : rows, cols.isEmpty ? 0..<0 : cols)
+                    let cols = clipped(x0, kernelWidth, width, s.inputCols.lowerBound)
+                    body(plane, (oy - s.outputRows.lowerBound) * outW + ox - s.outputCols.lowerBound, y0, x0, rows, cols)
                 }
             }
         }

@@ -42,13 +42,15 @@ public struct SpatialShard: Hashable, Sendable {
 /// The output indices `o` of `range` whose input `o*stride + offset` lies in `0..<length`,
 /// as a subrange of `range` (possibly empty). Used to split a row of a window into its
 /// padding part and its data part without a branch per element.
+/// The result always lies inside `range`, so `range.lowerBound..<result.lowerBound`
+/// and `result.upperBound..<range.upperBound` are the padding on either side.
 @inline(__always)
 func validOutputs(_ range: Range<Int>, stride: Int, offset: Int, length: Int) -> Range<Int> {
     // o*stride + offset >= 0  <=>  o >= ceil(-offset / stride)
-    let lo = Swift.max(range.lowerBound, ceilDivide(-offset, stride))
+    let lo = Swift.min(range.upperBound, Swift.max(range.lowerBound, ceilDivide(-offset, stride)))
     // o*stride + offset <= length - 1  <=>  o <= floor((length - 1 - offset) / stride)
     let hi = Swift.min(range.upperBound, floorDivide(length - 1 - offset, stride) + 1)
-    return lo < hi ? lo..<hi : lo..<lo
+    return lo..<Swift.max(lo, hi)
 }
 
 @inline(__always)

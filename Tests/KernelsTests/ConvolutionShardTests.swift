@@ -63,6 +63,14 @@ struct ShardCase: CustomStringConvertible, Sendable {
         print("conv shards \(sc): forward \(bitwise ? "bitwise" : "\(relativeError(yAssembled, y))"), dx \(relativeError(dxAssembled, grads.dx)), dw \(relativeError(dwSum, grads.dw)), db \(relativeError(dbSum, grads.db))")
     }
 
+    /// One-column and one-row shards of a 1x1 convolution with padding 2: the outer two
+    /// rings of outputs read nothing but padding.
+    @Test(arguments: [ProcessGrid(shape: [1, 1, 1, 7]), ProcessGrid(shape: [1, 1, 7, 1])])
+    func shardsThatReadOnlyPadding(_ grid: ProcessGrid) throws {
+        let cc = ConvCase(n: 1, c: 2, f: 2, h: 3, w: 3, kh: 1, kw: 1, sh: 1, sw: 1, ph: 2, pw: 2, dh: 1, dw: 1, groups: 1)
+        try shardsAssembleToTheWholeTensor(ShardCase(conv: cc, grid: grid))
+    }
+
     /// Output-channel blocks (one crossing a group boundary) concatenate to the whole;
     /// stride 2 (GEMM + col2im) and stride 1 (transposed convolution) backward-data.
     @Test(arguments: [

@@ -116,6 +116,22 @@ let poolCases: [PoolCase] = [
         }
     }
 
+    /// Chainer's cover_all with a stride above the kernel: the last window starts past
+    /// the end of the tensor (output 0 for max, 0 for average), and its gradient is 0.
+    @Test func coverAllWindowsPastTheEnd() throws {
+        let g = try Pool2DGeometry(channels: 1, height: 5, width: 5, kernel: 2, stride: 4, padding: 1, coverAll: true)
+        #expect(g.outputHeight == 3 && g.outputWidth == 3)
+        let x: [Double] = (1...25).map(Double.init)
+        let maxRun = PoolRun<Double>(g: g, s: g.wholeShard, n: 1, max: true)
+        let avgRun = PoolRun<Double>(g: g, s: g.wholeShard, n: 1, max: false)
+        #expect(maxRun.forward(x).y == [1, 5, 0, 21, 25, 0, 0, 0, 0])
+        // Chainer divides by the kernel area even for clipped windows.
+        #expect(avgRun.forward(x).y == [0.25, 2.25, 0, 9.25, 22, 0, 0, 0, 0])
+        let dy = [Double](repeating: 1, count: 9)
+        #expect(maxRun.backward(x, dy: dy).reduce(0, +) == 4)
+        #expect(avgRun.backward(x, dy: dy).reduce(0, +) == 2.25)
+    }
+
     @Test func rejectsBadShapes() {
         #expect(throws: KernelShapeError.kernelLargerThanInput(layer: "pool1", axis: "width", input: 2, padding: 0, kernel: 3, dilation: 1)) {
             try Pool2DGeometry(layer: "pool1", channels: 1, height: 5, width: 2, kernel: 3, stride: 1)
