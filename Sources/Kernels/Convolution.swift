@@ -78,8 +78,10 @@ public func conv2d_forward<T: GEMMScalar>(
     checkShard(g, s, batch: n, block: block, input: x.count, weight: w.count, output: y.count)
     precondition(b == nil || b?.count == block.count, "\(g.layer): bias holds \(b?.count ?? 0), expected \(block.count)")
     guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
-    guard let xp = x.baseAddress, let wp = w.baseAddress, let yp = y.baseAddress, let col = workspace.baseAddress
-    else { return }
+    guard let wp = w.baseAddress, let yp = y.baseAddress, let col = workspace.baseAddress else { return }
+    // An empty local input (outputs that read only padding) may have no address; im2col
+    // never reads it then, so any valid pointer stands in.
+    let xp = x.baseAddress ?? UnsafePointer(col)
     let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
     let band = bandRows(g, s, workspace.count)
     for img in 0..<n {
@@ -112,8 +114,8 @@ public func conv2d_backward_filter<T: GEMMScalar>(
     let block = block ?? 0..<g.outChannels
     checkShard(g, s, batch: n, block: block, input: x.count, weight: dw.count, output: dy.count)
     guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
-    guard let xp = x.baseAddress, let dyp = dy.baseAddress, let dwp = dw.baseAddress, let col = workspace.baseAddress
-    else { return }
+    guard let dyp = dy.baseAddress, let dwp = dw.baseAddress, let col = workspace.baseAddress else { return }
+    let xp = x.baseAddress ?? UnsafePointer(col)   // empty input: see conv2d_forward
     let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
     let band = bandRows(g, s, workspace.count)
     for img in 0..<n {

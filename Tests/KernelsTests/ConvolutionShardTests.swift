@@ -71,6 +71,27 @@ struct ShardCase: CustomStringConvertible, Sendable {
         try shardsAssembleToTheWholeTensor(ShardCase(conv: cc, grid: grid))
     }
 
+    /// A shard whose outputs read only padding gets an input buffer with no address.
+    @Test func emptyInputWithoutAddress() throws {
+        let g = try Conv2DGeometry(inChannels: 1, outChannels: 2, height: 3, width: 3, kernel: 1, padding: 2)
+        // As the partitioner gives it: no rows, the columns of the receptive field.
+        let s = SpatialShard(inputRows: 0..<0, inputCols: 0..<3, outputRows: 0..<1, outputCols: 0..<7)
+        var y = [Float](repeating: .nan, count: 2 * 7), dw: [Float] = [5, 6]
+        var ws = [Float](repeating: 0, count: conv2d_workspace_count(g, s))
+        let none = UnsafeBufferPointer<Float>(start: nil, count: 0)
+        let dy = [Float](repeating: 1, count: 14)
+        [Float(1), 2].withUnsafeBufferPointer { w in [Float(0.5), -1].withUnsafeBufferPointer { b in
+            y.withUnsafeMutableBufferPointer { yp in ws.withUnsafeMutableBufferPointer { wsp in
+                conv2d_forward(g, s, batch: 1, x: none, weight: w, bias: b, y: yp, workspace: wsp)
+                dy.withUnsafeBufferPointer { dyp in dw.withUnsafeMutableBufferPointer {
+                    conv2d_backward_filter(g, s, batch: 1, x: none, dy: dyp, dweight: $0, workspace: wsp)
+                } }
+            } }
+        } }
+        #expect(y == [Float](repeating: 0.5, count: 7) + [Float](repeating: -1, count: 7))
+        #expect(dw == [5, 6])
+    }
+
     /// Output-channel blocks (one crossing a group boundary) concatenate to the whole;
     /// stride 2 (GEMM + col2im) and stride 1 (transposed convolution) backward-data.
     @Test(arguments: [
