@@ -19,11 +19,15 @@ let convShardCases: [ConvCase] = [
 struct ShardCase: CustomStringConvertible, Sendable {
     var conv: ConvCase
     var grid: ProcessGrid
-    var description: String { "\(conv) on grid \(grid)" }
+    /// Give every shard the whole input (a read rect wider than the receptive field, as
+    /// when another consumer of the tensor needs a wider halo).
+    var wholeInput = false
+    var description: String { "\(conv) on grid \(grid)\(wholeInput ? " with the whole input" : "")" }
 }
 
 @Suite struct ConvolutionShardTests {
-    @Test(arguments: convShardCases.flatMap { c in shardGrids.map { ShardCase(conv: c, grid: $0) } })
+    @Test(arguments: convShardCases.flatMap { c in shardGrids.map { ShardCase(conv: c, grid: $0) } }
+          + convShardCases.map { ShardCase(conv: $0, grid: ProcessGrid(shape: [1, 1, 2, 2]), wholeInput: true) })
     func shardsAssembleToTheWholeTensor(_ sc: ShardCase) throws {
         let cc = sc.conv
         let g = try cc.geometry()
@@ -42,9 +46,9 @@ struct ShardCase: CustomStringConvertible, Sendable {
         var dwSum = [Float](repeating: 0, count: w.count), dbSum = [Float](repeating: 0, count: cc.f)
         for rank in 0..<sc.grid.count {
             let out = sc.grid.block(of: Rect(shape: yShape), rank: rank)
-            let inp = inputRect(for: out, batch: cc.n, channels: cc.c, height: cc.h, width: cc.w,
-                                kernel: (cc.kh, cc.kw), stride: (cc.sh, cc.sw), padding: (cc.ph, cc.pw),
-                                dilation: (cc.dh, cc.dw))
+            let inp = sc.wholeInput ? Rect(shape: xShape) : inputRect(
+                for: out, batch: cc.n, channels: cc.c, height: cc.h, width: cc.w,
+                kernel: (cc.kh, cc.kw), stride: (cc.sh, cc.sw), padding: (cc.ph, cc.pw), dilation: (cc.dh, cc.dw))
             let run = ConvRun<Float>(g: g, s: SpatialShard(input: inp, output: out), n: cc.n, budget: cc.budget)
             let xLocal = extract(x, shape: xShape, rect: inp)
             putBlock(run.forward(x: xLocal, w: w, b: b), into: &yAssembled, shape: yShape, rect: out)
