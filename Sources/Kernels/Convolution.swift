@@ -12,23 +12,59 @@
 // the workspace size picks the band height (at least one row). Backward-data is in
 // ConvolutionBackwardData.swift.
 
-/// Workspace elements for the convolution kernels on `shard`: one band's patch matrix
-/// of about `budget` elements (never less than one row's), plus room for the flipped
-/// filters of one group (backward-data). The default (2 MB of Float) measured best on
-/// the benchmark shape: bands of a few rows leave sgemm short panels.
+/// Workspace elements for the convolution kernels on `shard`: a band of about `budget`
+/// elements (never less than one row) for each kernel's im2col form, and for
+/// backward-data at stride 1 the flipped filters of a group and, when the shard's input
+/// is wider than its output, dy re-laid at the input's width. The default (2 MB of
+/// Float) measured best on the benchmark shape: bands of a few rows leave sgemm short
+/// panels.
 public func conv2d_workspace_count(_ g: Conv2DGeometry, _ shard: SpatialShard, budget: Int = 1 << 19) -> Int {
-    let forwardRow = g.patchSize * shard.outputCols.count
-    let transposedRow = g.groupOutChannels * g.kernelHeight * g.kernelWidth * shard.inputCols.count
-    let row = Swift.max(forwardRow, transposedRow)
-    guard row > 0 else { return 0 }
-    let rows = Swift.max(1, Swift.min(Swift.max(shard.outputRows.count, shard.inputRows.count), budget / row))
-    return rows * row + flippedFilterCount(g)
+    let forward = forwardRowCost(g, shard)
+    guard forward > 0 else { return 0 }
+    let rows = Swift.max(1, Swift.min(shard.outputRows.count, budget / forward))
+    var count = rows * forward
+    if let t = transposedPlan(g, shard) {
+        let tRows = Swift.max(1, Swift.min(shard.inputRows.count, budget / t.rowCost))
+        count = Swift.max(count, t.fixed + tRows * t.rowCost)
+    }
+    return count
+}
+
+/// How the kernels split a shard for a workspace: the GEMMs they run, for benchmarks
+/// that time sgemm on the same shapes.
+public struct Conv2DBands: Hashable, Sendable {
+    /// Output rows per band of forward and backward-filter, and patch-matrix columns
+    /// per output row (the output width, or at stride 1 the input's width).
+    public var forwardRows: Int
+    public var forwardPitch: Int
+    /// Rows of dx per band of backward-data when it runs as a transposed convolution
+    /// (GEMM `C/G x rows*pitch x F/G*KH*KW`), or nil when it runs as GEMM + col2im on the
+    /// forward bands.
+    public var transposedRows: Int?
+    public var transposedPitch: Int
+}
+
+/// The bands `conv2d_*` use with a workspace of `workspace` elements.
+public func conv2d_bands(_ g: Conv2DGeometry, _ s: SpatialShard, workspace: Int) -> Conv2DBands {
+    var bands = Conv2DBands(forwardRows: bandRows(g, s, workspace), forwardPitch: colPitch(g, s),
+                            transposedRows: nil, transposedPitch: s.inputCols.count)
+    if let t = transposedPlan(g, s), workspace >= t.fixed + t.rowCost {
+        bands.transposedRows = Swift.max(1, Swift.min(s.inputRows.count, (workspace - t.fixed) / t.rowCost))
+    }
+    return bands
+}
+
+/// Workspace per output row of forward and backward-filter: the patch matrix's row and,
+/// when pitched wider than the output, the GEMM's output (or dy) at that pitch.
+func forwardRowCost(_ g: Conv2DGeometry, _ s: SpatialShard) -> Int {
+    let pitch = colPitch(g, s)
+    return g.patchSize * pitch + (pitch == s.outputCols.count ? 0 : g.groupOutChannels * pitch)
 }
 
 /// Output rows per band that a workspace of `workspace` elements holds.
 @inline(__always)
 func bandRows(_ g: Conv2DGeometry, _ s: SpatialShard, _ workspace: Int) -> Int {
-    let row = g.patchSize * s.outputCols.count
+    let row = forwardRowCost(g, s)
     precondition(row == 0 || workspace >= row, "\(g.layer): workspace \(workspace) below one output row \(row)")
     return row == 0 ? 1 : Swift.max(1, Swift.min(s.outputRows.count, workspace / row))
 }
@@ -83,20 +119,38 @@ public func conv2d_forward<T: GEMMScalar>(
     // never reads it then, so any valid pointer stands in.
     let xp = x.baseAddress ?? UnsafePointer(col)
     let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
-    let band = bandRows(g, s, workspace.count)
+    let band = bandRows(g, s, workspace.count), pitch = colPitch(g, s)
     for img in 0..<n {
         for r0 in stride(from: 0, to: s.outputRows.count, by: band) {
             let rows = (s.outputRows.lowerBound + r0)..<(s.outputRows.lowerBound + Swift.min(r0 + band, s.outputRows.count))
-            let cols = rows.count * outW
+            let cols = rows.count * pitch
             let y0 = yp + img * f * outPlane + r0 * outW
-            // With a bias the band starts as the bias and the GEMM adds to it.
-            if let b { for c in 0..<f { (y0 + c * outPlane).update(repeating: b[c], count: cols) } }
+            if pitch == outW {
+                // With a bias the band starts as the bias and the GEMM adds to it.
+                if let b { for c in 0..<f { (y0 + c * outPlane).update(repeating: b[c], count: cols) } }
+            }
             forEachGroup(g, block) { group, local in
                 im2col(g, s, x: xp + (img * g.inChannels + group * g.groupInChannels) * s.inputPlane,
                        channels: g.groupInChannels, rows: rows, col: col)
+                if pitch == outW {
+                    T.gemm(transA: false, transB: false, m: local.count, n: cols, k: k,
+                           alpha: 1, wp + local.lowerBound * k, lda: k, col, ldb: cols,
+                           beta: b == nil ? 0 : 1, y0 + local.lowerBound * outPlane, ldc: outPlane)
+                    return
+                }
+                // Pitched: the GEMM writes rows `pitch` wide after the patch matrix; keep
+                // each row's first outW values (plus the bias).
+                let t = col + k * cols
                 T.gemm(transA: false, transB: false, m: local.count, n: cols, k: k,
-                       alpha: 1, wp + local.lowerBound * k, lda: k, col, ldb: cols,
-                       beta: b == nil ? 0 : 1, y0 + local.lowerBound * outPlane, ldc: outPlane)
+                       alpha: 1, wp + local.lowerBound * k, lda: k, col, ldb: cols, beta: 0, t, ldc: cols)
+                for c in local {
+                    let bias = b?[c] ?? 0
+                    for r in 0..<rows.count {
+                        let src = t + (c - local.lowerBound) * cols + r * pitch, dst = y0 + c * outPlane + r * outW
+                        var i = 0
+                        while i < outW { dst[i] = src[i] + bias; i &+= 1 }
+                    }
+                }
             }
         }
     }
@@ -117,19 +171,32 @@ public func conv2d_backward_filter<T: GEMMScalar>(
     guard let dyp = dy.baseAddress, let dwp = dw.baseAddress, let col = workspace.baseAddress else { return }
     let xp = x.baseAddress ?? UnsafePointer(col)   // empty input: see conv2d_forward
     let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
-    let band = bandRows(g, s, workspace.count)
+    let band = bandRows(g, s, workspace.count), pitch = colPitch(g, s)
     for img in 0..<n {
         for r0 in stride(from: 0, to: s.outputRows.count, by: band) {
             let rows = (s.outputRows.lowerBound + r0)..<(s.outputRows.lowerBound + Swift.min(r0 + band, s.outputRows.count))
-            let cols = rows.count * outW
+            let cols = rows.count * pitch
             let dy0 = dyp + img * f * outPlane + r0 * outW
             forEachGroup(g, block) { group, local in
                 im2col(g, s, x: xp + (img * g.inChannels + group * g.groupInChannels) * s.inputPlane,
                        channels: g.groupInChannels, rows: rows, col: col)
+                var a = UnsafePointer(dy0 + local.lowerBound * outPlane), lda = outPlane
+                if pitch != outW {
+                    // Pitched: dy re-laid at the patch matrix's pitch, zeros against its junk columns.
+                    let t = col + k * cols
+                    for c in 0..<local.count {
+                        for r in 0..<rows.count {
+                            let src = a + c * outPlane + r * outW, dst = t + c * cols + r * pitch
+                            dst.update(from: src, count: outW)
+                            (dst + outW).update(repeating: 0, count: pitch - outW)
+                        }
+                    }
+                    a = UnsafePointer(t)
+                    lda = cols
+                }
                 // dw_g[F_g, K] += dy_g[F_g, cols] * col^T [cols, K]
                 T.gemm(transA: false, transB: true, m: local.count, n: k, k: cols,
-                       alpha: 1, dy0 + local.lowerBound * outPlane, lda: outPlane, col, ldb: cols,
-                       beta: 1, dwp + local.lowerBound * k, ldc: k)
+                       alpha: 1, a, lda: lda, col, ldb: cols, beta: 1, dwp + local.lowerBound * k, ldc: k)
             }
         }
     }

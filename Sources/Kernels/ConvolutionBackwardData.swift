@@ -14,21 +14,38 @@ func flippedFilterCount(_ g: Conv2DGeometry) -> Int {
     g.groupInChannels * g.groupOutChannels * g.kernelHeight * g.kernelWidth
 }
 
-/// The convolution dy -> dx of the stride-1 form, in dy-local coordinates (dy's local
-/// rows and columns start at 0; the shard's dx rows and columns are its outputs), or nil
-/// when the form does not apply.
-func transposedConvolution(_ g: Conv2DGeometry, _ s: SpatialShard) -> (Conv2DGeometry, SpatialShard)? {
+/// The stride-1 form: the convolution dy -> dx in dy-local coordinates (dy's local rows
+/// and columns start at 0; the shard's dx rows and columns are its outputs), and the
+/// workspace it needs. Nil when the form does not apply.
+struct TransposedPlan {
+    var t: Conv2DGeometry
+    var ts: SpatialShard
+    /// dy is first copied at dx's width, so patch rows are contiguous runs of it.
+    var repitch: Bool
+    /// Workspace before the bands: one group's flipped filters, and dy re-laid.
+    var fixed: Int
+    /// Workspace per dx row of a band.
+    var rowCost: Int
+}
+
+func transposedPlan(_ g: Conv2DGeometry, _ s: SpatialShard) -> TransposedPlan? {
     guard g.strideH == 1 && g.strideW == 1 else { return nil }
     let ph = (g.kernelHeight - 1) * g.dilationH - g.paddingH + s.outputRows.lowerBound - s.inputRows.lowerBound
     let pw = (g.kernelWidth - 1) * g.dilationW - g.paddingW + s.outputCols.lowerBound - s.inputCols.lowerBound
     guard ph >= 0 && pw >= 0 else { return nil }
+    let inW = s.inputCols.count, outW = s.outputCols.count, outH = s.outputRows.count
+    let repitch = inW > outW
     let t = Conv2DGeometry(
         uncheckedLayer: g.layer, inChannels: g.outChannels, outChannels: g.inChannels, groups: g.groups,
-        height: s.outputRows.count, width: s.outputCols.count, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+        height: outH, width: outW, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
         paddingH: ph, paddingW: pw, dilationH: g.dilationH, dilationW: g.dilationW)
-    let ts = SpatialShard(inputRows: 0..<s.outputRows.count, inputCols: 0..<s.outputCols.count,
-                          outputRows: 0..<s.inputRows.count, outputCols: 0..<s.inputCols.count)
-    return (t, ts)
+    let ts = SpatialShard(inputRows: 0..<outH, inputCols: 0..<(repitch ? inW : outW),
+                          outputRows: 0..<s.inputRows.count, outputCols: 0..<inW)
+    // The GEMM writes dx directly, so its patch matrix must be pitched at dx's width.
+    let rowCost = g.groupOutChannels * g.kernelHeight * g.kernelWidth * inW
+    guard colPitch(t, ts) == inW, rowCost > 0 else { return nil }
+    let fixed = flippedFilterCount(g) + (repitch ? g.groupOutChannels * outH * inW : 0)
+    return TransposedPlan(t: t, ts: ts, repitch: repitch, fixed: fixed, rowCost: rowCost)
 }
 
 /// Gradient with respect to the shard's local input (halo included): overwrites `dx`
@@ -51,14 +68,13 @@ public func conv2d_backward_data<T: GEMMScalar>(
         return
     }
     let taps = g.kernelHeight * g.kernelWidth
-    let reserved = flippedFilterCount(g)
-    let transposedRow = g.groupOutChannels * taps * s.inputCols.count
-    if let (t, ts) = transposedConvolution(g, s), transposedRow > 0, workspace.count >= reserved + transposedRow {
+    if let plan = transposedPlan(g, s), workspace.count >= plan.fixed + plan.rowCost {
         // Groups the block misses get no gradient; the GEMMs overwrite the others.
         if block != 0..<g.outChannels { dxp.update(repeating: 0, count: dx.count) }
-        let wt = ws, col = ws + reserved
-        let band = Swift.max(1, Swift.min(s.inputRows.count, (workspace.count - reserved) / transposedRow))
-        let cg = g.groupInChannels, inW = s.inputCols.count, outPlane = s.outputPlane, f = block.count
+        let wt = ws, dyRelaid = ws + flippedFilterCount(g), col = ws + plan.fixed
+        let band = Swift.max(1, Swift.min(s.inputRows.count, (workspace.count - plan.fixed) / plan.rowCost))
+        let cg = g.groupInChannels, inW = s.inputCols.count, outW = s.outputCols.count
+        let outPlane = s.outputPlane, f = block.count
         forEachGroup(g, block) { group, local in
             // w'_g[c, (f', kh', kw')] = w[f, c, KH-1-kh', KW-1-kw'] for the block's f in this group.
             let kt = local.count * taps
@@ -70,10 +86,19 @@ public func conv2d_backward_data<T: GEMMScalar>(
                 }
             }
             for img in 0..<n {
+                var src = dyp + (img * f + local.lowerBound) * outPlane
+                if plan.repitch {
+                    for row in 0..<(local.count * s.outputRows.count) {
+                        let dst = dyRelaid + row * inW
+                        dst.update(from: src + row * outW, count: outW)
+                        (dst + outW).update(repeating: 0, count: inW - outW)
+                    }
+                    src = UnsafePointer(dyRelaid)
+                }
                 for r0 in stride(from: 0, to: s.inputRows.count, by: band) {
                     let rows = r0..<Swift.min(r0 + band, s.inputRows.count)
                     let cols = rows.count * inW
-                    im2col(t, ts, x: dyp + (img * f + local.lowerBound) * outPlane, channels: local.count, rows: rows, col: col)
+                    im2col(plan.t, plan.ts, x: src, channels: local.count, rows: rows, col: col)
                     T.gemm(transA: false, transB: false, m: cg, n: cols, k: kt, alpha: 1, wt, lda: kt, col, ldb: cols,
                            beta: 0, dxp + (img * g.inChannels + group * cg) * s.inputPlane + r0 * inW, ldc: s.inputPlane)
                 }

@@ -1,8 +1,18 @@
 // im2col / col2im on a shard: the patch matrix of one group of one image for a band of
-// output rows. Column matrix `col` is [patchSize][rows.count * outputCols.count], row
-// index (c*KH + kh)*KW + kw, column index (oy - rows.lowerBound)*OW' + (ox - ox0).
+// output rows. Column matrix `col` is [patchSize][rows.count * pitch], row index
+// (c*KH + kh)*KW + kw, column index (oy - rows.lowerBound)*pitch + (ox - ox0), where the
+// pitch is `colPitch` (the output width, or the local input width at stride 1).
 // Global input row iy = oy*sh - ph + kh*dh is read from local row iy - inputRows.lower
 // when 0 <= iy < H, and is zero padding otherwise (padding only at the global border).
+
+/// Columns per output row of the patch matrix: at stride 1 with a local input at least
+/// as wide as the output, the input's width, so each band row of the matrix is one
+/// contiguous run of the input (the columns past the output width are junk, which the
+/// GEMM's users drop or meet with zeros); otherwise the output width.
+func colPitch(_ g: Conv2DGeometry, _ s: SpatialShard) -> Int {
+    let inW = s.inputCols.count, outW = s.outputCols.count
+    return g.strideH == 1 && g.strideW == 1 && inW >= outW ? inW : outW
+}
 
 /// Fills `col` with the patches of `channels` channels starting at `x` (a local input
 /// plane stack, `shard.inputPlane` apart) for global output rows `rows`.
@@ -13,12 +23,13 @@ func im2col<T: GEMMScalar>(
 ) {
     let inW = s.inputCols.count, inPlane = s.inputPlane
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
-    let cols = rows.count * outW
+    let pitch = colPitch(g, s)
+    let cols = rows.count * pitch
     let sw = g.strideW
-    // Stride 1 on both axes and local rows as long as output rows: a band's rows for one
-    // (c, kh, kw) are one contiguous run of the input, copied at once (then the columns
-    // that wrapped around a row end, which are padding, are zeroed).
-    let contiguous = g.strideH == 1 && sw == 1 && inW == outW
+    // Stride 1 on both axes, pitch = local input width: a band's rows for one (c, kh, kw)
+    // are one contiguous run of the input, copied at once (then the padding columns,
+    // which hold values wrapped around a row end, are zeroed).
+    let contiguous = pitch == inW && g.strideH == 1 && sw == 1
     for c in 0..<channels {
         for kh in 0..<g.kernelHeight {
             for kw in 0..<g.kernelWidth {
@@ -30,7 +41,7 @@ func im2col<T: GEMMScalar>(
                     let first = Swift.max(rows.lowerBound, ceilDivide(g.paddingH - kh * g.dilationH, g.strideH))
                     let last = Swift.min(rows.upperBound, floorDivide(g.height - 1 + g.paddingH - kh * g.dilationH, g.strideH) + 1)
                     im2colRun(g, s, x: x + c * inPlane, rows: rows, inRows: first..<Swift.max(first, last), kh: kh,
-                              offX: offX, valid: valid, dst: dst)
+                              offX: offX, valid: valid, pitch: pitch, dst: dst)
                     continue
                 }
                 for oy in rows {
@@ -128,35 +139,37 @@ private func addStrided<T: GEMMScalar>(_ src: UnsafePointer<T>, into dst: Unsafe
 }
 
 /// The contiguous case of `im2col` for one (c, kh, kw) row of the patch matrix: output
-/// rows `inRows` (a subrange of `rows`) read the input, the others are padding.
+/// rows `inRows` (a subrange of `rows`) read the input, the others are padding. Rows
+/// are `pitch` (the local input width) apart; columns from the output width to the
+/// pitch are junk.
 @inline(__always)
 private func im2colRun<T: GEMMScalar>(
     _ g: Conv2DGeometry, _ s: SpatialShard, x: UnsafePointer<T>, rows: Range<Int>, inRows: Range<Int>,
-    kh: Int, offX: Int, valid: Range<Int>, dst: UnsafeMutablePointer<T>
+    kh: Int, offX: Int, valid: Range<Int>, pitch: Int, dst: UnsafeMutablePointer<T>
 ) {
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
     guard inRows.lowerBound < inRows.upperBound, !valid.isEmpty else {
-        dst.update(repeating: 0, count: rows.count * outW)
+        dst.update(repeating: 0, count: rows.count * pitch)
         return
     }
-    let top = (inRows.lowerBound - rows.lowerBound) * outW
+    let top = (inRows.lowerBound - rows.lowerBound) * pitch
     dst.update(repeating: 0, count: top)
     let iy = inRows.lowerBound * g.strideH - g.paddingH + kh * g.dilationH
     // From the first valid column of the first row to the last valid of the last row.
-    let src = x + (iy - s.inputRows.lowerBound) * outW + valid.lowerBound + offX - s.inputCols.lowerBound
+    let src = x + (iy - s.inputRows.lowerBound) * pitch + valid.lowerBound + offX - s.inputCols.lowerBound
     let start = top + valid.lowerBound - ox0
-    let count = (inRows.count - 1) * outW + valid.count
+    let count = (inRows.count - 1) * pitch + valid.count
     (dst + start).update(from: src, count: count)
     let lead = valid.lowerBound - ox0, trail = s.outputCols.upperBound - valid.upperBound
     if lead > 0 || trail > 0 {
         var row = dst + top
         for _ in 0..<inRows.count {
             zeroEdges(row, width: outW, lead: lead, trail: trail)
-            row += outW
+            row += pitch
         }
     }
-    let bottom = top + inRows.count * outW
-    (dst + bottom).update(repeating: 0, count: rows.count * outW - bottom)
+    let bottom = top + inRows.count * pitch
+    (dst + bottom).update(repeating: 0, count: rows.count * pitch - bottom)
 }
 
 /// Zeroes the first `lead` and last `trail` entries of a row: a padding's width, one or

@@ -32,14 +32,15 @@ func measureConvolution(
     let budget = getenvInt("BENCH_CONV_BUDGET") ?? (1 << 19)
     let ws = allocate(conv2d_workspace_count(g, s, budget: budget))
     let k = g.patchSize, taps = g.kernelHeight * g.kernelWidth
-    // Band heights as the kernels derive them from the workspace: output rows for
-    // forward and backward-filter; dx rows for the stride-1 transposed backward-data
-    // (after room for the flipped filters).
-    let band = ws.count / (k * outW)
-    let tband = min(inH, (ws.count - c * f * taps) / (f * taps * inW))
+    // The kernels' bands for this workspace: output rows (patch-matrix columns `pitch`
+    // per row) for forward and backward-filter; dx rows for the stride-1 transposed
+    // backward-data.
+    let bands = conv2d_bands(g, s, workspace: ws.count)
+    let band = bands.forwardRows, pitch = bands.forwardPitch
+    guard let tband = bands.transposedRows else { fatalError("benchmark expects the transposed backward-data") }
     print("\(label): \(n)x\(c)x\(g.height)x\(g.width) 3x3 pad 1 \(c)->\(f), input \(inH)x\(inW), output "
-          + "\(s.outputRows.count)x\(outW); bands of \(band) rows (\(tband) for backward-data, run as the "
-          + "transposed convolution)")
+          + "\(s.outputRows.count)x\(outW); bands of \(band) rows at pitch \(pitch) (\(tband) for backward-data, "
+          + "run as the transposed convolution)")
     let flops = g.flops(batch: n, shard: s)
     let reps = 5
 
@@ -61,12 +62,14 @@ func measureConvolution(
     guard let wtp = wt.baseAddress, let colp = col.baseAddress, let yp = y.baseAddress, let dyp = dy.baseAddress,
           let dwp = dw.baseAddress, let dxp = dx.baseAddress else { return }
     let rowsOut = s.outputRows.count
+    // At pitch > outW the kernel's GEMM writes a scratch band; y stands in for it here
+    // (its 4 images hold more than a band).
     let gf = {
         for img in 0..<n {
             for r0 in stride(from: 0, to: rowsOut, by: band) {
-                let cols = min(band, rowsOut - r0) * outW
+                let cols = min(band, rowsOut - r0) * pitch
                 Float.gemm(transA: false, transB: false, m: f, n: cols, k: k, alpha: 1, wtp, lda: k,
-                           colp, ldb: cols, beta: 0, yp + img * f * plane + r0 * outW, ldc: plane)
+                           colp, ldb: cols, beta: 0, yp + img * f * plane + r0 * outW, ldc: pitch == outW ? plane : cols)
             }
         }
     }
@@ -82,11 +85,28 @@ func measureConvolution(
     let gbf = {
         for img in 0..<n {
             for r0 in stride(from: 0, to: rowsOut, by: band) {
-                let cols = min(band, rowsOut - r0) * outW
+                let cols = min(band, rowsOut - r0) * pitch
                 Float.gemm(transA: false, transB: true, m: f, n: k, k: cols, alpha: 1,
-                           dyp + img * f * plane + r0 * outW, lda: plane, colp, ldb: cols, beta: 1, dwp, ldc: k)
+                           dyp + img * f * plane + r0 * outW, lda: pitch == outW ? plane : cols, colp, ldb: cols,
+                           beta: 1, dwp, ldc: k)
             }
         }
+    }
+    if s == g.wholeShard {
+        // For context: the layer's GEMM unbanded, one call per image (F x OH*OW x K),
+        // on an im2col matrix made beforehand.
+        let big = allocate(k * plane)
+        fillRandom(big, seed: 6)
+        if let bp = big.baseAddress {
+            let t = best(2) {
+                for img in 0..<n {
+                    Float.gemm(transA: false, transB: false, m: f, n: plane, k: k, alpha: 1, wtp, lda: k,
+                               bp, ldb: plane, beta: 0, yp + img * f * plane, ldc: plane)
+                }
+            }
+            print("  sgemm on the unbanded per-image GEMM (\(f)x\(plane)x\(k)), for context: \(gflops(flops, t)) GFLOP/s")
+        }
+        big.deallocate()
     }
     let (tf, tgf) = bestPair(reps, kf, gf)
     let (tbd, tgbd) = bestPair(reps, kbd, gbd)
