@@ -12,6 +12,8 @@ let convShardCases: [ConvCase] = [
     // "Same" convolutions: full-width shards take the contiguous im2col/col2im path.
     ConvCase(n: 2, c: 2, f: 3, h: 11, w: 10, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 1),
     ConvCase(n: 1, c: 2, f: 2, h: 12, w: 9, kh: 3, kw: 5, sh: 1, sw: 1, ph: 2, pw: 4, dh: 2, dw: 2, groups: 1, budget: 40),
+    // Groups at stride 1: pitched bands per group when a shard's input is wider.
+    ConvCase(n: 1, c: 4, f: 6, h: 9, w: 8, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 2, budget: 1),
     // Shards whose outputs read only padding (their input rect is empty).
     ConvCase(n: 2, c: 2, f: 3, h: 4, w: 6, kh: 1, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, groups: 1, budget: 1),
 ]
