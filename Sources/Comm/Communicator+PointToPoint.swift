@@ -29,6 +29,17 @@ extension Communicator {
         requests.commitSlot()
     }
 
+    /// Starts receiving one element of `datatype` (a derived datatype saying where the
+    /// message's bytes go, relative to `base`); completes in `waitAll(requests)`.
+    func irecv<T>(
+        _ base: UnsafeMutablePointer<T>?, datatype: MPI_Datatype?, from peer: Int, tag: Int, requests: RequestSet
+    ) throws(CommError) {
+        try checkPeer(peer, "MPI_Irecv")
+        let code = MPI_Irecv(base, 1, datatype, Int32(peer), Int32(tag), handle, requests.nextSlot())
+        try check(code, "MPI_Irecv", rank: rank)
+        requests.commitSlot()
+    }
+
     /// Typed `isend`: the elements of `values`.
     public func isend<T: MPIScalar>(
         _ values: UnsafeBufferPointer<T>, to peer: Int, tag: Int = 0, requests: RequestSet

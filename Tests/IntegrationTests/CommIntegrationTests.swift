@@ -6,7 +6,8 @@ import Testing
 @Suite(.serialized) struct CommIntegrationTests {
     /// Scenarios of `mpi-checks redistribute`; each must report `ok` on every rank count.
     static let scenarios = [
-        "halo-2d", "halo-nchw", "uneven-split", "wide-halo", "spatial-batch", "gather", "scatter", "weights-8d",
+        "halo-2d", "halo-nchw", "halo-in-place", "uneven-split", "wide-halo", "spatial-batch", "gather", "scatter",
+        "weights-8d",
         "overlapping-writers", "idle-rank", "reverse-halo", "reduce-scatter", "cache",
     ]
 

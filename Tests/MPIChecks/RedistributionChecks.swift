@@ -48,6 +48,23 @@ func redistributionScenarios() -> [(String, (Communicator) throws -> [String])] 
             }
         ),
         (
+            "halo-in-place",
+            { comm in
+                // Rows of 20 floats and 12 doubles (at least 64 bytes) land in place through
+                // datatypes; the one- and two-element columns land in scratch and are unpacked.
+                let (a, b) = factor2(comm.size)
+                let floats = TensorLayout.blocks(
+                    shape: [1, 3, 20, 40], grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 2, 1], ranks: comm.size)
+                let doubles = TensorLayout.blocks(
+                    shape: [2, 2, 12, 24], grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 1, 2], ranks: comm.size)
+                return copyCheck(comm, from: floats, to: floats, as: Float.self, inPlace: true, rounds: 3)
+                    + copyCheck(comm, from: doubles, to: doubles, as: Double.self, rounds: 2)
+                    + copyCheck(comm, from: doubles, to: doubles, as: Int.self, inPlace: true)
+            }
+        ),
+        (
             "uneven-split",
             { comm in
                 // 41 rows over 3 ranks: 14 + 14 + 13.

@@ -56,18 +56,23 @@ extension Redistribution {
     }
 
     /// Posts every receive, packs and posts every send, copies the local part while the
-    /// messages travel, then waits, unpacking each message as it arrives.
+    /// messages travel, then waits, unpacking each message that landed in scratch as it
+    /// arrives.
     func run<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool)
         throws(CommError)
     {
         let (sendScratch, receiveScratch) = scratch(for: T.self)
+        let receiveTypes = try receiveDatatypes(for: T.self)
         let bytes = MemoryLayout<T>.stride
-        if let receiveScratch {
-            for message in program.receives {
-                let buffer = UnsafeMutableRawBufferPointer(
-                    start: receiveScratch + message.offset, count: message.count * bytes)
-                try communicator.irecv(buffer, from: message.peer, tag: tag, requests: requests)
-            }
+        for (i, message) in program.receives.enumerated() {
+            // Receive i starts at offset + i in scratch: one spare element per message.
+            let start: UnsafeMutablePointer<T>? =
+                switch receiveTypes.placements[i] {
+                case .inPlace: destination
+                case .scratch: receiveScratch.map { $0 + message.offset + i }
+                }
+            try communicator.irecv(
+                start, datatype: receiveTypes.types[i], from: message.peer, tag: tag, requests: requests)
         }
         if let sendScratch, let source {
             for message in program.sends {
@@ -83,9 +88,14 @@ extension Redistribution {
         // requests come first), overlapping unpacking with the messages still in flight.
         let receiveCount = program.receives.count
         while let index = try communicator.waitAny(requests) {
-            if index < receiveCount, let receiveScratch, let destination {
-                program.unpack(program.receives[index], from: receiveScratch, into: destination)
-            }
+            guard index < receiveCount, case .scratch = receiveTypes.placements[index], let receiveScratch,
+                let destination
+            else { continue }
+            let message = program.receives[index]
+            let base = receiveScratch + index
+            // The last element arrived one slot further on (see `ReceiveDatatypes`).
+            base[message.offset + message.count - 1] = base[message.offset + message.count]
+            program.unpack(message, from: base, into: destination)
         }
     }
 

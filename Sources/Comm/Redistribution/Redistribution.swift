@@ -8,6 +8,11 @@ import Geometry
 /// Build it once per layout pair (or take it from a `RedistributionCache`) and call
 /// `execute` every step; after the first call with an element type no allocation happens.
 ///
+/// Transport: every outgoing message is packed by `StridedBox` into contiguous scratch and
+/// sent as bytes. Incoming copy-mode messages with long runs land in place through MPI
+/// derived datatypes; the rest land in scratch and are unpacked (or added) as they arrive
+/// (see `ReceiveDatatypes` for why, with figures).
+///
 ///     let layout = TensorLayout.blocks(shape: [1, 16, 256, 256], grid: ProcessGrid(shape: [1, 1, 2, 2]),
 ///                                      halo: [0, 0, 1, 1], ranks: comm.size)
 ///     let halo = Redistribution(from: layout, to: layout, mode: .copy, communicator: comm)
@@ -31,6 +36,7 @@ public final class Redistribution {
     private var sendScratch: UnsafeMutableRawPointer?
     private var receiveScratch: UnsafeMutableRawPointer?
     private var scratchElementSize = 0
+    private var receiveDatatypes: ReceiveDatatypes?
 
     /// Exit code of the job when an exchange fails.
     public static let abortCode: Int32 = 3
@@ -89,12 +95,22 @@ public final class Redistribution {
             receiveScratch =
                 program.receiveCount == 0
                 ? nil
-                : .allocate(byteCount: program.receiveCount * size, alignment: alignment)
+                : .allocate(byteCount: program.receiveScratchCount * size, alignment: alignment)
             scratchElementSize = size
         }
         return (
             sendScratch?.bindMemory(to: T.self, capacity: program.sendCount),
-            receiveScratch?.bindMemory(to: T.self, capacity: program.receiveCount)
+            receiveScratch?.bindMemory(to: T.self, capacity: program.receiveScratchCount)
         )
+    }
+
+    /// The receives' datatypes for elements of `T`, built on first use.
+    func receiveDatatypes<T: MPIScalar>(for _: T.Type) throws(CommError) -> ReceiveDatatypes {
+        let size = MemoryLayout<T>.stride
+        if let receiveDatatypes, receiveDatatypes.elementSize == size { return receiveDatatypes }
+        receiveDatatypes = nil
+        let made = try ReceiveDatatypes(program: program, elementSize: size, rank: communicator.rank)
+        receiveDatatypes = made
+        return made
     }
 }

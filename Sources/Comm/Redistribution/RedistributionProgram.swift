@@ -5,7 +5,9 @@ import Geometry
 /// MPI), so that it can be tested by passing messages between simulated ranks.
 ///
 /// Messages are laid out one after another in a send scratch buffer and in a receive
-/// scratch buffer, in the plan's peer order; `offset` and `count` are in elements.
+/// scratch buffer, in the plan's peer order; `offset` and `count` are in elements. The
+/// executor gives receive message `i` one spare element after it, so it starts at
+/// `offset + i` in its scratch (see `ReceiveDatatypes`).
 struct RedistributionProgram: Hashable, Sendable {
     struct Message: Hashable, Sendable {
         let peer: Int
@@ -71,6 +73,21 @@ struct RedistributionProgram: Hashable, Sendable {
             StridedBox(piece: $0, sourceFrame: sourceStorage, destinationFrame: targetStorage)
         }
     }
+
+    /// Shortest contiguous run, in bytes, that MPI's datatype engine writes as fast as our
+    /// unpacking loops (one cache line); see `ReceiveDatatypes`.
+    static let inPlaceRunBytes = 64
+
+    /// Whether a receive lands straight in the destination buffer through a derived
+    /// datatype (copy mode, every run at least `inPlaceRunBytes` long) rather than in the
+    /// receive scratch, to be unpacked or added by us.
+    func receivesInPlace(_ message: Message, elementSize: Int) -> Bool {
+        plan.mode == .copy && message.boxes.allSatisfy { $0.run * elementSize >= Self.inPlaceRunBytes }
+    }
+
+    /// Elements of receive scratch the executor needs: the messages and one spare element
+    /// after each.
+    var receiveScratchCount: Int { receiveCount + receives.count }
 
     /// Packs message `message` from the source buffer into the send scratch (`scratch` is
     /// the start of the whole scratch; the message goes to its `offset`).
