@@ -36,7 +36,8 @@ public final class Redistribution {
     private var sendScratch: UnsafeMutableRawPointer?
     private var receiveScratch: UnsafeMutableRawPointer?
     private var scratchElementSize = 0
-    private var receiveDatatypes: ReceiveDatatypes?
+    /// Per element size, the receives' datatypes.
+    private var receiveDatatypes: [Int: ReceiveDatatypes] = [:]
 
     /// Exit code of the job when an exchange fails.
     public static let abortCode: Int32 = 3
@@ -107,10 +108,9 @@ public final class Redistribution {
     /// The receives' datatypes for elements of `T`, built on first use.
     func receiveDatatypes<T: MPIScalar>(for _: T.Type) throws(CommError) -> ReceiveDatatypes {
         let size = MemoryLayout<T>.stride
-        if let receiveDatatypes, receiveDatatypes.elementSize == size { return receiveDatatypes }
-        receiveDatatypes = nil
+        if let built = receiveDatatypes[size] { return built }
         let made = try ReceiveDatatypes(program: program, elementSize: size, rank: communicator.rank)
-        receiveDatatypes = made
+        receiveDatatypes[size] = made
         return made
     }
 }
