@@ -59,9 +59,15 @@ func redistributionScenarios() -> [(String, (Communicator) throws -> [String])] 
                 let doubles = TensorLayout.blocks(
                     shape: [2, 2, 12, 24], grid: ProcessGrid(shape: [1, 1, a, b]),
                     halo: [0, 0, 1, 2], ranks: comm.size)
+                // One channel: the corner messages hold a single element.
+                let single = TensorLayout.blocks(
+                    shape: [1, 1, 6, 6], grid: ProcessGrid(shape: [1, 1, a, b]),
+                    halo: [0, 0, 1, 1], ranks: comm.size)
                 return copyCheck(comm, from: floats, to: floats, as: Float.self, inPlace: true, rounds: 3)
                     + copyCheck(comm, from: doubles, to: doubles, as: Double.self, rounds: 2)
                     + copyCheck(comm, from: doubles, to: doubles, as: Int.self, inPlace: true)
+                    + copyCheck(comm, from: single, to: single, as: Float.self, inPlace: true, rounds: 2)
+                    + accumulateCheck(comm, from: single.mirrored, to: single.mirrored, inPlace: true)
             }
         ),
         (
