@@ -21,8 +21,8 @@ import Geometry
 let shape = [1, 16, 256, 256]
 let widths = [1, 4]
 let warmup = 100
-let blocks = 60
-let repetitionsPerBlock = 100
+let blocks = 200
+let repetitionsPerBlock = 50
 
 do {
     let comm = try Communicator.world()
