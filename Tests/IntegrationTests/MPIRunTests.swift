@@ -32,6 +32,14 @@ import TestSupport
         }
     }
 
+    /// A small CNN's partition drives the redistribution primitive: halo exchange of every
+    /// forward tensor, partial sums added, gradients sent back into their owners.
+    @Test(arguments: [1, 2, 3, 4]) func partitionLayoutsExchangeCorrectly(ranks: Int) throws {
+        let r = try runMPI(ranks: ranks, "mpi-checks", ["partition-exchange"], timeout: 60)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("PASS partition-exchange on \(ranks) ranks"), "\(r.stdout)")
+    }
+
     @Test func aBadGridFailsOnEveryRankWithOneMessage() throws {
         let path = packageRoot.appendingPathComponent("examples/seed-tiled.json").path
         let r = try runMPI(ranks: 2, "distconv", ["partition", "--model", path], timeout: 60)

@@ -14,6 +14,7 @@ let checks: [String: (Communicator, [String]) throws -> [String]] = [
     "collectives": checkCollectives,
     "redistribute": checkRedistributions,
     "fail-exchange": checkFailingExchange,
+    "partition-exchange": checkPartitionExchange,
 ]
 
 func checkAllreduce(_ comm: Communicator, _ args: [String]) throws -> [String] {
