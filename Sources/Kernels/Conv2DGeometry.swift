@@ -1,3 +1,5 @@
+import Geometry
+
 /// The shapes of a 2-D convolution over a whole (global) NCHW tensor, checked once.
 ///
 /// Weights are `[outChannels, inChannels / groups, kernelHeight, kernelWidth]` (PyTorch's
@@ -65,8 +67,10 @@ public struct Conv2DGeometry: Hashable, Sendable {
         self.paddingW = paddingW
         self.dilationH = dilationH
         self.dilationW = dilationW
-        self.outputHeight = (height + 2 * paddingH - dilationH * (kernelHeight - 1) - 1) / strideH + 1
-        self.outputWidth = (width + 2 * paddingW - dilationW * (kernelWidth - 1) - 1) / strideW + 1
+        self.outputHeight = windowOutputLength(
+            inputLength: height, kernel: kernelHeight, stride: strideH, padding: paddingH, dilation: dilationH)
+        self.outputWidth = windowOutputLength(
+            inputLength: width, kernel: kernelWidth, stride: strideW, padding: paddingW, dilation: dilationW)
     }
 
     /// Unchecked, for internal derived convolutions (the transposed form of
@@ -89,8 +93,10 @@ public struct Conv2DGeometry: Hashable, Sendable {
         self.paddingW = paddingW
         self.dilationH = dilationH
         self.dilationW = dilationW
-        self.outputHeight = height + 2 * paddingH - dilationH * (kernelHeight - 1)
-        self.outputWidth = width + 2 * paddingW - dilationW * (kernelWidth - 1)
+        self.outputHeight = windowOutputLength(
+            inputLength: height, kernel: kernelHeight, stride: 1, padding: paddingH, dilation: dilationH)
+        self.outputWidth = windowOutputLength(
+            inputLength: width, kernel: kernelWidth, stride: 1, padding: paddingW, dilation: dilationW)
     }
 
     /// A square kernel with the same stride, padding and dilation on both axes.
