@@ -83,7 +83,7 @@ struct ModelBuilder {
         if e.type == "data" { return try addData(e, grid: grid) }
 
         let inputName = try resolveInput(e)
-        let inShape = tensors[inputName]!.shape
+        guard let inShape = tensors[inputName]?.shape else { throw error(e, "input", "no tensor '\(inputName)'") }
         let p = OpParameters(entry: e, builder: self)
         var parameters: [String] = []
         var outputs = ["\(e.name).output"]
@@ -127,7 +127,8 @@ struct ModelBuilder {
             kind = .affine(scale: scale, bias: bias)
         case "relu", "tanh", "sigmoid":
             outShape = inShape
-            kind = .activation(Activation(rawValue: e.type)!)
+            guard let activation = Activation(rawValue: e.type) else { throw error(e, "type", "unknown activation") }
+            kind = .activation(activation)
         case "max_pool", "avg_pool":
             let spec = try p.pool(mode: e.type == "max_pool" ? .max : .average)
             outShape = [inShape[0], inShape[1]] + (try windowOutput(e, inShape, spec.kernel, spec.stride, spec.padding, [1, 1], coverAll: spec.coverAll))
@@ -164,7 +165,8 @@ struct ModelBuilder {
             labels = ops[0].outputs[1]
             outShape = [1, 1, 1, 1]
             outputs.append("\(e.name).probability")
-            kind = .loss(LossKind(rawValue: e.type)!)
+            guard let loss = LossKind(rawValue: e.type) else { throw error(e, "type", "unknown loss") }
+            kind = .loss(loss)
         case "evaluate":
             labels = ops[0].outputs[1]
             outShape = [4, 1, 1, 1]
@@ -195,7 +197,12 @@ struct ModelBuilder {
 
     /// The input tensor: the named op's main output, a named tensor, or the previous op's.
     private func resolveInput(_ e: ModelFile.OpEntry) throws -> String {
-        guard let name = e.input else { return mainOutputOf[ops.last!.name]! }
+        guard let name = e.input else {
+            guard let previous = ops.last, let output = mainOutputOf[previous.name] else {
+                throw error(e, "input", "no earlier op to read from")
+            }
+            return output
+        }
         if let t = mainOutputOf[name] { return t }
         if let t = tensors[name], t.role == .activation || t.role == .input { return name }
         throw error(e, "input", "no earlier op or tensor is named '\(name)'")

@@ -1,7 +1,10 @@
 import Geometry
 
 extension PartitionBuilder {
-    func layout(_ name: String) -> TensorPartition { tensors[index[name]!] }
+    func layout(_ name: String) -> TensorPartition {
+        guard let i = index[name] else { preconditionFailure("no tensor \(name) listed before its gradient") }
+        return tensors[i]
+    }
 
     /// Gradients, their zeroing, the backward ops in reverse order, and the updates.
     mutating func addBackward(_ regions: [[ForwardRegions]]) {
@@ -59,7 +62,10 @@ extension PartitionBuilder {
 
         for i in backward {
             let op = model.ops[i]
-            let forward = ops.first { $0.name == op.name && $0.phase == .forward }!
+            // Every differentiable op reads an input.
+            guard let forward = ops.first(where: { $0.name == op.name && $0.phase == .forward }),
+                  let distInput = forward.distInput
+            else { preconditionFailure("backward of \(op.name) without its forward op or its input") }
             let reg = regions[i]
             var reads: [OpPartition.Access] = []
             // A loss starts the backward pass from the seed 1 and reads no gradient.
@@ -69,14 +75,14 @@ extension PartitionBuilder {
             reads += op.backwardReads(forward)
             var writes: [OpPartition.Access] = []
             if let input = op.input, hasGradient.contains(input) {
-                writes.append(.init(tensor: "\(input).grad", rects: reg.map { $0.input! }))
+                writes.append(.init(tensor: "\(input).grad", rects: distInput))
             }
             for (p, (name, _)) in reg[0].parameters.enumerated() {
                 writes.append(.init(tensor: "\(name).grad", rects: reg.map { $0.parameters[p].1 }))
             }
             // A loss's backward computes the gradient of its input block; other ops keep
             // the forward op's partition.
-            let result = op.isLoss ? forward.distInput! : forward.distResult
+            let result = op.isLoss ? distInput : forward.distResult
             ops.append(OpPartition(
                 name: "\(op.name).grad", phase: .backward, forwardOp: op.name, resultDim: forward.resultDim,
                 distInput: forward.distInput, distFilters: forward.distFilters, distResult: result,
@@ -114,7 +120,7 @@ extension Op {
             guard s.mode == .max else { return [] }
             return reads([input]) + [.init(tensor: outputs[0], rects: forward.distResult)]
         case .loss:
-            return reads([labels]) + [.init(tensor: outputs[1], rects: forward.distInput!)]
+            return reads([labels]) + [.init(tensor: outputs[1], rects: forward.distInput ?? forward.distResult)]
         case .dropout, .flatten, .data, .evaluate:
             return []
         }

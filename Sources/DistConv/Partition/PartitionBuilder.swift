@@ -41,29 +41,28 @@ struct PartitionBuilder {
         // First pass: who reads what, so read rects are known when tensors are listed.
         for (i, op) in model.ops.enumerated() {
             let reg = regions[i]
-            if let input = op.input, reg[0].input != nil {
-                noteRead(input, reg.map { $0.input! })
-            }
-            if let labels = op.labels { noteRead(labels, reg.map { $0.labels! }) }
+            if let input = op.input, let rects = perRank(reg, \.input) { noteRead(input, rects) }
+            if let labels = op.labels, let rects = perRank(reg, \.labels) { noteRead(labels, rects) }
             for (p, (name, _)) in reg[0].parameters.enumerated() { noteRead(name, reg.map { $0.parameters[p].1 }) }
         }
         for (i, op) in model.ops.enumerated() {
             let reg = regions[i]
             var reads: [OpPartition.Access] = []
-            if let input = op.input, reg[0].input != nil { reads.append(.init(tensor: input, rects: reg.map { $0.input! })) }
-            if let labels = op.labels { reads.append(.init(tensor: labels, rects: reg.map { $0.labels! })) }
+            if let input = op.input, let rects = perRank(reg, \.input) { reads.append(.init(tensor: input, rects: rects)) }
+            if let labels = op.labels, let rects = perRank(reg, \.labels) { reads.append(.init(tensor: labels, rects: rects)) }
             for (p, (name, _)) in reg[0].parameters.enumerated() {
                 reads.append(.init(tensor: name, rects: reg.map { $0.parameters[p].1 }))
                 if index[name] == nil {
                     add(TensorPartition(name: name, dim: model.tensor(name).shape, role: .parameter,
-                                     read: readers[name]!, write: Array(repeating: nil, count: ranks), isPartialSum: false))
+                                        read: readers[name] ?? Array(repeating: nil, count: ranks),
+                                        write: Array(repeating: nil, count: ranks), isPartialSum: false))
                 }
             }
             let writes = op.outputs.enumerated().map { k, name in OpPartition.Access(tensor: name, rects: reg.map { $0.outputs[k] }) }
             ops.append(OpPartition(
                 name: op.name, phase: .forward, forwardOp: nil, resultDim: op.outputShape,
-                distInput: reg[0].input == nil ? nil : reg.map { $0.input! },
-                distFilters: reg[0].filters == nil ? nil : reg.map { $0.filters! },
+                distInput: perRank(reg, \.input),
+                distFilters: perRank(reg, \.filters),
                 distResult: reg.map(\.result), reads: reads, writes: writes))
             for w in writes {
                 let info = model.tensor(w.tensor)
@@ -81,5 +80,15 @@ struct PartitionBuilder {
                     reads: [.init(tensor: out, rects: whole)], writes: []))
             }
         }
+    }
+}
+
+/// One optional region of an op on every rank, or nil when the op has none: an op has
+/// an input (filters, labels) on every rank or on none.
+func perRank(_ regions: [ForwardRegions], _ key: KeyPath<ForwardRegions, Rect?>) -> [Rect]? {
+    guard regions.first?[keyPath: key] != nil else { return nil }
+    return regions.enumerated().map { r, region in
+        guard let rect = region[keyPath: key] else { preconditionFailure("region \(key) on rank 0 but not on rank \(r)") }
+        return rect
     }
 }
