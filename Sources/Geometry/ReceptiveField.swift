@@ -18,19 +18,34 @@ public func receptiveField(
     // first and last member inside the tensor. Kernels are small, so this loop is short.
     for j in 0..<kernel {
         let shift = j * dilation - padding
-        // Smallest o in output with o*stride + shift >= 0.
-        let oFirst = Swift.max(output.lowerBound, ceilDiv(-shift, stride))
-        // Largest o in output with o*stride + shift <= n - 1.
-        let oLast = Swift.min(output.upperBound - 1, floorDiv(n - 1 - shift, stride))
-        guard oFirst <= oLast else { continue }
-        lo = Swift.min(lo, oFirst * stride + shift)
-        hi = Swift.max(hi, oLast * stride + shift)
+        let inside = outputsInside(output, stride: stride, offset: shift, length: n)
+        guard !inside.isEmpty else { continue }
+        lo = Swift.min(lo, inside.lowerBound * stride + shift)
+        hi = Swift.max(hi, (inside.upperBound - 1) * stride + shift)
     }
     return lo <= hi ? lo..<(hi + 1) : 0..<0
 }
 
-func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
-func ceilDiv(_ a: Int, _ b: Int) -> Int { -floorDiv(-a, b) }
+/// The outputs `o` of `range` whose input `o*stride + offset` lies in `0..<length`: one
+/// tap of a window, split into its part inside the tensor and its padding. The result is
+/// a subrange of `range` (possibly empty), so `range.lowerBound..<result.lowerBound` and
+/// `result.upperBound..<range.upperBound` are the padding on either side.
+@inlinable
+public func outputsInside(_ range: Range<Int>, stride: Int, offset: Int, length: Int) -> Range<Int> {
+    // o*stride + offset >= 0  <=>  o >= ceil(-offset / stride)
+    let lo = Swift.min(range.upperBound, Swift.max(range.lowerBound, ceilDivide(-offset, stride)))
+    // o*stride + offset <= length - 1  <=>  o <= floor((length - 1 - offset) / stride)
+    let hi = Swift.min(range.upperBound, floorDivide(length - 1 - offset, stride) + 1)
+    return lo..<Swift.max(lo, hi)
+}
+
+/// Division rounding toward minus infinity (`b > 0`).
+@inlinable
+public func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+/// Division rounding toward plus infinity (`b > 0`).
+@inlinable
+public func ceilDivide(_ a: Int, _ b: Int) -> Int { -floorDivide(-a, b) }
 
 /// Output length of a sliding window: `floor((n + 2p - d(k-1) - 1) / s) + 1`, or with
 /// `coverAll` (Chainer's pooling option) the ceiling, so the last partial window counts.

@@ -1,3 +1,5 @@
+import Geometry
+
 // im2col / col2im on a shard: the patch matrix of one group of one image for a band of
 // output rows. Column matrix `col` is [patchSize][rows.count * pitch], row index
 // (c*KH + kh)*KW + kw, column index (oy - rows.lowerBound)*pitch + (ox - ox0), where the
@@ -35,12 +37,11 @@ func im2col<T: GEMMScalar>(
             for kw in 0..<g.kernelWidth {
                 var dst = col + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * cols
                 let offX = kw * g.dilationW - g.paddingW
-                let valid = validOutputs(s.outputCols, stride: sw, offset: offX, length: g.width)
+                let valid = outputsInside(s.outputCols, stride: sw, offset: offX, length: g.width)
                 if contiguous {
                     // Output rows whose input row lies in the tensor.
-                    let first = Swift.max(rows.lowerBound, ceilDivide(g.paddingH - kh * g.dilationH, g.strideH))
-                    let last = Swift.min(rows.upperBound, floorDivide(g.height - 1 + g.paddingH - kh * g.dilationH, g.strideH) + 1)
-                    im2colRun(g, s, x: x + c * inPlane, rows: rows, inRows: first..<Swift.max(first, last), kh: kh,
+                    let inside = outputsInside(rows, stride: g.strideH, offset: kh * g.dilationH - g.paddingH, length: g.height)
+                    im2colRun(g, s, x: x + c * inPlane, rows: rows, inRows: inside, kh: kh,
                               offX: offX, valid: valid, pitch: pitch, dst: dst)
                     continue
                 }
@@ -85,23 +86,22 @@ func col2im<T: GEMMScalar>(
             for kw in 0..<g.kernelWidth {
                 var src = col + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * cols
                 let offX = kw * g.dilationW - g.paddingW
-                let valid = validOutputs(s.outputCols, stride: sw, offset: offX, length: g.width)
+                let valid = outputsInside(s.outputCols, stride: sw, offset: offX, length: g.width)
                 if contiguous {
-                    let first = Swift.max(rows.lowerBound, ceilDivide(g.paddingH - kh * g.dilationH, g.strideH))
-                    let last = Swift.min(rows.upperBound, floorDivide(g.height - 1 + g.paddingH - kh * g.dilationH, g.strideH) + 1)
-                    guard first < last, !valid.isEmpty else { continue }
-                    let band = src + (first - rows.lowerBound) * outW
+                    let inside = outputsInside(rows, stride: g.strideH, offset: kh * g.dilationH - g.paddingH, length: g.height)
+                    guard !inside.isEmpty, !valid.isEmpty else { continue }
+                    let band = src + (inside.lowerBound - rows.lowerBound) * outW
                     let lead = valid.lowerBound - ox0, trail = s.outputCols.upperBound - valid.upperBound
                     if lead > 0 || trail > 0 {
                         var row = band
-                        for _ in first..<last {
+                        for _ in inside {
                             zeroEdges(row, width: outW, lead: lead, trail: trail)
                             row += outW
                         }
                     }
-                    let iy = first * g.strideH - g.paddingH + kh * g.dilationH
+                    let iy = inside.lowerBound * g.strideH - g.paddingH + kh * g.dilationH
                     let dst = dx + c * inPlane + (iy - s.inputRows.lowerBound) * inW + valid.lowerBound + offX - s.inputCols.lowerBound
-                    T.axpy(n: (last - first - 1) * outW + valid.count, alpha: 1, band + lead, dst)
+                    T.axpy(n: (inside.count - 1) * outW + valid.count, alpha: 1, band + lead, dst)
                     continue
                 }
                 for oy in rows {

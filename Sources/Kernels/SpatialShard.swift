@@ -39,25 +39,6 @@ public struct SpatialShard: Hashable, Sendable {
     public var outputPlane: Int { outputRows.count * outputCols.count }
 }
 
-/// The output indices `o` of `range` whose input `o*stride + offset` lies in `0..<length`,
-/// as a subrange of `range` (possibly empty). Used to split a row of a window into its
-/// padding part and its data part without a branch per element.
-/// The result always lies inside `range`, so `range.lowerBound..<result.lowerBound`
-/// and `result.upperBound..<range.upperBound` are the padding on either side.
-@inline(__always)
-func validOutputs(_ range: Range<Int>, stride: Int, offset: Int, length: Int) -> Range<Int> {
-    // o*stride + offset >= 0  <=>  o >= ceil(-offset / stride)
-    let lo = Swift.min(range.upperBound, Swift.max(range.lowerBound, ceilDivide(-offset, stride)))
-    // o*stride + offset <= length - 1  <=>  o <= floor((length - 1 - offset) / stride)
-    let hi = Swift.min(range.upperBound, floorDivide(length - 1 - offset, stride) + 1)
-    return lo..<Swift.max(lo, hi)
-}
-
-@inline(__always)
-func floorDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
-@inline(__always)
-func ceilDivide(_ a: Int, _ b: Int) -> Int { -floorDivide(-a, b) }
-
 /// Checks that the shard's local input holds every in-tensor index its outputs read
 /// along one axis (a programmer error otherwise: the partitioner gives the rects).
 func checkCovers(
