@@ -46,3 +46,18 @@ public struct ProcessGrid: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 }
+
+extension ProcessGrid {
+    /// The most square factorisation `a * b == n` with `a <= b` (4 -> (2, 2), 6 -> (2, 3),
+    /// a prime p -> (1, p)): the 2-D grid that keeps halos shortest for n ranks.
+    public static func squarestFactors(_ n: Int) -> (Int, Int) {
+        precondition(n >= 1, "factorising \(n)")
+        var a = 1
+        var k = 1
+        while k * k <= n {
+            if n % k == 0 { a = k }
+            k += 1
+        }
+        return (a, n / a)
+    }
+}

@@ -51,3 +51,17 @@ import TestSupport
         #expect(windowOutputLength(inputLength: 5, kernel: 2, stride: 2, padding: 0) == 2)
     }
 }
+
+@Suite struct SquarestFactorsTests {
+    @Test func factorsAreTheMostSquarePair() {
+        #expect(ProcessGrid.squarestFactors(4) == (2, 2))
+        #expect(ProcessGrid.squarestFactors(6) == (2, 3))
+        #expect(ProcessGrid.squarestFactors(7) == (1, 7))
+        for n in 1...200 {
+            let (a, b) = ProcessGrid.squarestFactors(n)
+            #expect(a * b == n && a <= b)
+            // No divisor lies strictly between a and sqrt(n).
+            for d in (a + 1)..<(b + 1) where d * d <= n { #expect(n % d != 0, "\(n): \(d) is squarer") }
+        }
+    }
+}

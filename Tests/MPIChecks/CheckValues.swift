@@ -50,12 +50,4 @@ func mismatches<T: CheckScalar>(
 }
 
 /// The most square factorisation `a * b == n` with `a <= b`.
-func factor2(_ n: Int) -> (Int, Int) {
-    var a = 1
-    var k = 1
-    while k * k <= n {
-        if n % k == 0 { a = k }
-        k += 1
-    }
-    return (a, n / a)
-}
+func factor2(_ n: Int) -> (Int, Int) { ProcessGrid.squarestFactors(n) }

@@ -26,7 +26,7 @@ let repetitionsPerBlock = 50
 
 do {
     let comm = try Communicator.world()
-    let (a, b) = mostSquareFactors(comm.size)
+    let (a, b) = ProcessGrid.squarestFactors(comm.size)
     let grid = ProcessGrid(shape: [1, 1, a, b])
     if comm.rank == 0 {
         let tensor = shape.map(String.init).joined(separator: "x")
@@ -148,15 +148,6 @@ func verify(_ exchange: Redistribution, _ layout: TensorLayout, _ buffer: inout 
     }
 }
 
-func mostSquareFactors(_ n: Int) -> (Int, Int) {
-    var a = 1
-    var k = 1
-    while k * k <= n {
-        if n % k == 0 { a = k }
-        k += 1
-    }
-    return (a, n / a)
-}
 
 func microseconds(_ seconds: Double) -> String { fixed(seconds * 1e6, 1) }
 
