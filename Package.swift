@@ -22,10 +22,13 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Geometry"),
         .target(name: "Kernels", dependencies: ["CBLAS", "Geometry"]),
         .target(name: "Comm", dependencies: ["CMPI", "Geometry"]),
-        .target(name: "DistConv", dependencies: ["Geometry", "Kernels", "Comm"]),
+        .target(name: "DistConv", dependencies: ["Geometry", "Kernels", "Comm", "CZlib"]),
         .executableTarget(
             name: "distconv",
             dependencies: [

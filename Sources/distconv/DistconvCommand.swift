@@ -12,10 +12,11 @@ struct DistconvCommand: ParsableCommand {
         abstract: "Train convolutional networks whose activations are split across MPI ranks.",
         discussion: """
             Examples:
+              mpirun -n 4 distconv train
               mpirun -n 4 distconv doctor
               distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1
             """,
-        subcommands: [Doctor.self, PartitionCommand.self, PlanCommand.self])
+        subcommands: [TrainCommand.self, Doctor.self, PartitionCommand.self, PlanCommand.self])
 
     /// Runs the command; every user error (a bad flag, a malformed file, a grid that does
     /// not fit) ends as one line on stderr and exit code 2, never a stack trace.
@@ -36,6 +37,12 @@ struct DistconvCommand: ParsableCommand {
         } catch let error as ModelError {
             fail(error.description)
         } catch let error as CLIError {
+            fail(error.description)
+        } catch let error as DataError {
+            fail(error.description)
+        } catch let error as TrainingError {
+            fail(error.description)
+        } catch let error as CheckpointError {
             fail(error.description)
         } catch {
             // --help and --version arrive here as errors that exit cleanly.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DistConv
+import Foundation
 
 /// Where a command's model comes from: a model file (`--model`, its own grids unless
 /// `--grid` is given) or a graph dump (`--graph`, imported, re-sized by `--batch` and
@@ -21,29 +22,61 @@ struct ModelSource: ParsableArguments {
     var grid: GridPolicy?
 
     /// The model with its grids for `ranks` ranks, the imported graph (for its totals),
-    /// and the grid policy applied, if any.
-    func load(ranks: Int) throws -> (model: Model, imported: ImportedGraph?, policy: GridPolicy?) {
+    /// and the grid policy applied, if any. With `deriveGrids`, a model file whose grids
+    /// are written for another rank count (or not at all) gets the spatial policy's (the
+    /// rule `train` states); `classes` re-sizes the classifier.
+    func load(ranks: Int, deriveGrids: Bool = false, classes: Int? = nil) throws
+        -> (model: Model, imported: ImportedGraph?, policy: GridPolicy?)
+    {
+        if let batch, !(1...1 << 20).contains(batch) {
+            throw CLIError("--batch is \(batch); it must be from 1 to \(1 << 20)")
+        }
+        if let imageSize, !(1...1 << 16).contains(imageSize) {
+            throw CLIError("--image-size is \(imageSize); it must be from 1 to \(1 << 16)")
+        }
+        if let classes, !(2...1 << 20).contains(classes) {
+            throw CLIError("--classes is \(classes); it must be from 2 to \(1 << 20)")
+        }
         switch (graph, model) {
         case (let path?, nil):
-            if let batch, !(1...1 << 20).contains(batch) {
-                throw CLIError("--batch is \(batch); it must be from 1 to \(1 << 20)")
-            }
-            if let imageSize, !(1...1 << 16).contains(imageSize) {
-                throw CLIError("--image-size is \(imageSize); it must be from 1 to \(1 << 16)")
-            }
-            let imported = try ImportedGraph.load(
+            var imported = try ImportedGraph.load(
                 path: path, options: GraphImportOptions(batch: batch, imageSize: imageSize))
+            if let classes {
+                imported.modelFile = imported.modelFile.resized(classes: classes)
+                imported.model = try Model(file: imported.modelFile, source: path)
+            }
             let policy = grid ?? .spatial
             return (try policy.apply(to: imported.model, ranks: ranks), imported, policy)
         case (nil, let path?):
-            guard batch == nil, imageSize == nil else {
-                throw CLIError("--batch and --image-size apply to --graph, not --model")
+            if !deriveGrids {
+                guard batch == nil, imageSize == nil else {
+                    throw CLIError("--batch and --image-size apply to --graph, not --model")
+                }
             }
-            let m = try Model.load(path: path)
-            return (try grid.map { try $0.apply(to: m, ranks: ranks) } ?? m, nil, grid)
-        case (nil, nil): throw CLIError("give --model FILE or --graph FILE")
+            let file = try ModelFile.load(path: path)
+            return try resolve(file, source: path, ranks: ranks, deriveGrids: deriveGrids, classes: classes)
+        case (nil, nil):
+            guard deriveGrids else { throw CLIError("give --model FILE or --graph FILE") }
+            let file = try ModelFile(json: Data(ModelFile.defaultModelJSON.utf8), source: ModelFile.defaultModelName)
+            return try resolve(file, source: ModelFile.defaultModelName, ranks: ranks, deriveGrids: true, classes: classes)
         case (_?, _?): throw CLIError("give --model or --graph, not both")
         }
+    }
+
+    private func resolve(_ file: ModelFile, source: String, ranks: Int, deriveGrids: Bool, classes: Int?) throws
+        -> (model: Model, imported: ImportedGraph?, policy: GridPolicy?)
+    {
+        let resized = file.resized(batch: batch, imageSize: imageSize, classes: classes)
+        let m = try Model(file: resized, source: source)
+        if let grid { return (try grid.apply(to: m, ranks: ranks), nil, grid) }
+        if deriveGrids && !resized.gridsSpan(ranks: ranks) {
+            return (try GridPolicy.spatial.apply(to: m, ranks: ranks), nil, .spatial)
+        }
+        if deriveGrids, (try? Partition(model: m, ranks: ranks)) == nil {
+            // The file's grids do not fit this batch or image: derive them.
+            return (try GridPolicy.spatial.apply(to: m, ranks: ranks), nil, .spatial)
+        }
+        return (m, nil, nil)
     }
 }
 

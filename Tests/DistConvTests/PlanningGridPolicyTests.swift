@@ -23,13 +23,18 @@ import Testing
         #expect(GridPolicy.hybrid.batchParts(ranks: 16) == 4)
     }
 
-    @Test func aSplitThatCannotFitIsAnErrorNamingTheOp() throws {
+    @Test func aBatchTooSmallForTheRanksGetsAReplicatedGrid() throws {
+        // Batch 2 on 4 ranks: flatten and the classifier split only the batch, so they get
+        // a grid over 2 ranks, replicated on the other two; spatial ops still use all 4.
         let small = try GraphFixtures.vgg(GraphImportOptions(batch: 2, imageSize: 64)).model
-        #expect(throws: ModelError.self) { try GridPolicy.spatial.apply(to: small, ranks: 4) }
-        do {
-            _ = try GridPolicy.spatial.apply(to: small, ranks: 4)
-        } catch let e as ModelError {
-            #expect(e.op == "flatten1" && e.field == "grid")
-        }
+        let m = try GridPolicy.spatial.apply(to: small, ranks: 4)
+        let flatten = try #require(m.ops.first { $0.name == "flatten1" })
+        #expect(flatten.grid == [2, 1, 1, 1])
+        #expect(flatten.gridRanks == 2 && flatten.isPrimary(rank: 1) && !flatten.isPrimary(rank: 2))
+        #expect(m.ops[1].grid == [1, 1, 2, 2])
+        let p = try Partition(model: m, ranks: 4)
+        // Rank 2 computes the same block as rank 0.
+        let f = p.op("flatten1")
+        #expect(f.distResult[2] == f.distResult[0] && f.distResult[1] != f.distResult[0])
     }
 }

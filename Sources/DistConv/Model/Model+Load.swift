@@ -1,26 +1,36 @@
 import Foundation
 import Geometry
 
-extension Model {
-    /// Reads and checks a model file (`examples/*.json`).
-    public static func load(path: String) throws -> Model {
+extension ModelFile {
+    /// Reads a model file without checking it (see `Model(file:source:)`).
+    public static func load(path: String) throws -> ModelFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError(file: path, "cannot read the file")
         }
-        return try Model(json: data, source: path)
+        return try ModelFile(json: data, source: path)
     }
 
-    /// Parses and checks model JSON; `source` names it in errors.
+    /// Parses model JSON; `source` names it in errors.
     public init(json: Data, source: String) throws {
-        let file: ModelFile
         do {
-            file = try JSONDecoder().decode(ModelFile.self, from: json)
+            self = try JSONDecoder().decode(ModelFile.self, from: json)
         } catch let error as DecodingError {
             throw ModelError(file: source, field: error.fieldPath, "malformed model: \(error.summary)")
         } catch {
             throw ModelError(file: source, "malformed JSON: \(error.localizedDescription)")
         }
-        try self.init(file: file, source: source)
+    }
+}
+
+extension Model {
+    /// Reads and checks a model file (`examples/*.json`).
+    public static func load(path: String) throws -> Model {
+        try Model(file: ModelFile.load(path: path), source: path)
+    }
+
+    /// Parses and checks model JSON; `source` names it in errors.
+    public init(json: Data, source: String) throws {
+        try self.init(file: ModelFile(json: json, source: source), source: source)
     }
 
     /// Checks a decoded model file and infers every tensor's shape.

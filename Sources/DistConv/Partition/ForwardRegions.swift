@@ -121,6 +121,14 @@ extension Op {
         return false
     }
 
+    /// Number of ranks the op's grid spans (at most the job's; see `Partition.init`).
+    public var gridRanks: Int { grid.reduce(1, *) }
+
+    /// True when `rank` is the first rank computing its block: on a replicated grid the
+    /// other copies compute the same values and must not be counted again in sums over
+    /// ranks (partial sums, reverse halos, parameter gradients, statistics, metrics).
+    public func isPrimary(rank: Int) -> Bool { rank < gridRanks }
+
     /// True for ops that have a backward pass.
     var isDifferentiable: Bool {
         switch kind {

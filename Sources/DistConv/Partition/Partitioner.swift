@@ -1,7 +1,11 @@
 import Geometry
 
 extension Partition {
-    /// Partitions `model` over `ranks` ranks: every op's grid must span exactly `ranks`.
+    /// Partitions `model` over `ranks` ranks. An op's grid may span fewer ranks than the
+    /// job: rank `r` then takes the block of grid rank `r mod P` (P = the grid's ranks), so
+    /// ranks `r` and `r + P` compute the same block (a replicated grid, for a batch too
+    /// small to split over every rank). Ranks `0 ..< P` are the block's primaries: they
+    /// alone contribute to sums over ranks (see `Op.isPrimary(rank:)`).
     ///
     /// Forward tensors are written by their producer's block and read where their
     /// consumers' inputs reach (the union over consumers, halos included); a tensor no op
@@ -20,7 +24,7 @@ extension Partition {
         // Forward regions of every op on every rank.
         let regions: [[ForwardRegions]] = model.ops.map { op in
             let grid = ProcessGrid(shape: op.grid)
-            return (0..<ranks).map { op.regions(coordinates: grid.coordinates(ofRank: $0)) }
+            return (0..<ranks).map { op.regions(coordinates: grid.coordinates(ofRank: $0 % grid.count)) }
         }
         var builder = PartitionBuilder(model: model, ranks: ranks)
         builder.addForward(regions)
@@ -34,7 +38,7 @@ extension Partition {
         let shape = op.partitionedShape
         let grid = op.grid
         let product = grid.reduce(1, *)
-        guard product == ranks else {
+        guard product <= ranks else {
             throw ModelError(file: source, op: op.name, field: "grid",
                              "\(grid) spans \(product) ranks, but the job has \(ranks) (--ranks)")
         }

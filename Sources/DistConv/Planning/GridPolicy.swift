@@ -15,7 +15,8 @@ import Foundation
 /// too small for the preferred grid (a linear layer's `[N, features, 1, 1]` input, a 7x7
 /// map on 16 ranks) take the closest grid that fits: for spatial and hybrid the one with
 /// the fewest batch parts beyond the preferred, for batch the most. When no split of
-/// N x H x W into R parts fits, the policy throws `ModelError` naming the op.
+/// N x H x W into R parts fits (a batch of 2 on 4 ranks for a loss), the op gets the
+/// grid of the most ranks that fits, replicated over the rest (`Partition.init`).
 public enum GridPolicy: String, Sendable, CaseIterable, Equatable {
     case batch, spatial, hybrid
 
@@ -39,18 +40,27 @@ public enum GridPolicy: String, Sendable, CaseIterable, Equatable {
     }
 
     func grid(for op: Op, ranks: Int, source: String) throws -> [Int] {
+        // The most ranks that some split fits: all of them when the tensor allows, else a
+        // replicated grid over fewer (a batch of 2 on 4 ranks: the loss on [2, 1, 1, 1]).
+        for parts in stride(from: ranks, through: 1, by: -1) {
+            if let best = bestGrid(for: op, parts: parts, preferred: batchParts(ranks: parts)) { return best }
+        }
+        throw ModelError(file: source, op: op.name, field: "grid", "no grid fits the tensor \(op.partitionedShape)")
+    }
+
+    /// The preferred grid of exactly `parts` ranks for the op's tensor, if any fits.
+    private func bestGrid(for op: Op, parts: Int, preferred: Int) -> [Int]? {
         let shape = op.partitionedShape
         let batchOnly = op.splittableDimensions != nil
         var candidates: [[Int]] = []
-        for n in ShapeInference.divisors(ranks) where n <= shape[0] {
-            let rest = ranks / n
+        for n in ShapeInference.divisors(parts) where n <= shape[0] {
+            let rest = parts / n
             for a in ShapeInference.divisors(rest) {
                 let b = rest / a
                 guard a <= shape[2], b <= shape[3], !batchOnly || rest == 1 else { continue }
                 candidates.append([n, 1, a, b])
             }
         }
-        let preferred = batchParts(ranks: ranks)
         // Closest batch split first (fewer parts win a tie for spatial, more for batch),
         // then the squarest spatial split, then more rows than columns.
         func key(_ g: [Int]) -> (Double, Int, Int, Int) {
@@ -58,12 +68,6 @@ public enum GridPolicy: String, Sendable, CaseIterable, Equatable {
             let direction = self == .batch ? -g[0] : g[0]
             return (distance, direction, abs(g[2] - g[3]), -g[2])
         }
-        guard let best = candidates.min(by: { key($0) < key($1) }) else {
-            let what = batchOnly ? "its batch" : "batch x height x width"
-            throw ModelError(
-                file: source, op: op.name, field: "grid",
-                "no split of \(what) of \(shape) into \(ranks) parts fits (the \(rawValue) policy)")
-        }
-        return best
+        return candidates.min(by: { key($0) < key($1) })
     }
 }

@@ -14,17 +14,3 @@ public struct PlanOptions: Sendable, Equatable {
         self.strategy = strategy
     }
 }
-
-/// The optimizers of DESIGN.md §5, by the state they keep per parameter.
-public enum OptimizerKind: String, Sendable, CaseIterable, Equatable {
-    case sgd, momentum, adam
-
-    /// Buffers the size of the parameters it keeps: none, the velocity, or two moments.
-    public var statesPerParameter: Int {
-        switch self {
-        case .sgd: return 0
-        case .momentum: return 1
-        case .adam: return 2
-        }
-    }
-}

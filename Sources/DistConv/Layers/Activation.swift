@@ -1,0 +1,26 @@
+import Kernels
+
+/// ReLU, tanh and sigmoid, elementwise on the shard. Backward reads the output (ReLU's
+/// `y > 0` is the same test as `x > 0`), so the input need not stay alive.
+struct ActivationLayer: ShardLayer {
+    let function: Activation
+    var backwardReadsOutput: Bool { true }
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        switch function {
+        case .relu: relu_forward(x: io.cx, y: io.y)
+        case .tanh: tanh_forward(x: io.cx, y: io.y)
+        case .sigmoid: sigmoid_forward(x: io.cx, y: io.y)
+        }
+        return 0
+    }
+
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        guard let dx = io.dx else { return }
+        switch function {
+        case .relu: relu_backward(x: io.cy, dy: io.cdy, dx: dx)
+        case .tanh: tanh_backward(y: io.cy, dy: io.cdy, dx: dx)
+        case .sigmoid: sigmoid_backward(y: io.cy, dy: io.cdy, dx: dx)
+        }
+    }
+}

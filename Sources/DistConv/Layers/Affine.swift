@@ -1,0 +1,37 @@
+import Geometry
+import Kernels
+
+/// `y = a*x + b` with a scalar `a` (starts at 1) and a per-position bias `b[1, C, H, W]`
+/// (starts at 0) sharded like the output, as the reference dump's `filterA`.
+struct AffineLayer: ShardLayer {
+    let batch: Int
+    let count: Int
+    var backwardReadsInput: Bool { true }
+    var backwardWorkspace: Int { count }
+
+    init(regions: ShardRegions) {
+        batch = regions.output.size[0]
+        count = regions.output.volume
+    }
+
+    func initialize<T: RuntimeScalar>(parameter index: Int, shape: [Int], rect: Rect, seed: UInt64,
+                                      values: UnsafeMutableBufferPointer<T>) {
+        values.update(repeating: index == 0 ? 1 : 0)
+    }
+
+    func stateDictEntry(parameter index: Int, op: Op, shape: [Int]) -> (name: String, shape: [Int]) {
+        ("\(op.name).\(index == 0 ? "scale" : "bias")", shape)
+    }
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        affine_forward(batch: batch, x: io.cx, a: io.parameters[0][0], b: io.parameter(1), y: io.y)
+        return 0
+    }
+
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        var da: T = 0
+        affine_backward(batch: batch, x: io.cx, a: io.parameters[0][0], dy: io.cdy, dx: io.dx ?? io.workspace,
+                        da: &da, db: io.gradients[1])
+        io.gradients[0][0] += da
+    }
+}

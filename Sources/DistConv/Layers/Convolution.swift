@@ -1,0 +1,57 @@
+import Geometry
+import Kernels
+
+/// `conv2d` on a shard: im2col + sgemm (Kernels/Convolution.swift). Weights
+/// `[Cout, Cin/groups, KH, KW]` and bias `[Cout]` as PyTorch; this rank reads the filters
+/// of its output-channel block and computes its output block from its input block plus
+/// halo. Weight gradients are partial sums over the rank's block (allreduced).
+struct ConvolutionLayer: ShardLayer {
+    let geometry: Conv2DGeometry
+    let shard: SpatialShard
+    let batch: Int
+    let channels: Range<Int>
+    let hasBias: Bool
+    let forwardWorkspace: Int
+    var backwardWorkspace: Int { forwardWorkspace }
+    var backwardReadsInput: Bool { true }
+
+    init(op: Op, spec: Conv2DSpec, regions: ShardRegions) throws(KernelShapeError) {
+        geometry = try Conv2DGeometry(
+            layer: op.name, inChannels: op.inputShape[1], outChannels: spec.outChannels,
+            height: op.inputShape[2], width: op.inputShape[3], kernelHeight: spec.kernel[0],
+            kernelWidth: spec.kernel[1], strideH: spec.stride[0], strideW: spec.stride[1],
+            paddingH: spec.padding[0], paddingW: spec.padding[1], dilationH: spec.dilation[0],
+            dilationW: spec.dilation[1], groups: spec.groups)
+        shard = SpatialShard(input: regions.input, output: regions.output)
+        batch = regions.output.size[0]
+        channels = regions.output.range(1)
+        hasBias = spec.bias != nil
+        forwardWorkspace = conv2d_workspace_count(geometry, shard)
+    }
+
+    func initialize<T: RuntimeScalar>(parameter index: Int, shape: [Int], rect: Rect, seed: UInt64,
+                                      values: UnsafeMutableBufferPointer<T>) {
+        // PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and bias.
+        uniform_init(shape: shape, rect: rect, bound: defaultInitBound(fanIn: geometry.patchSize), seed: seed,
+                     values: values)
+    }
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        conv2d_forward(geometry, shard, batch: batch, outChannels: channels, x: io.cx, weight: io.parameter(0),
+                       bias: hasBias ? io.parameter(1) : nil, y: io.y, workspace: io.workspace)
+        return 0
+    }
+
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        conv2d_backward_filter(geometry, shard, batch: batch, outChannels: channels, x: io.cx, dy: io.cdy,
+                               dweight: io.gradients[0], workspace: io.workspace)
+        if hasBias {
+            conv2d_backward_bias(batch: batch, channels: channels.count, plane: shard.outputPlane, dy: io.cdy,
+                                 dbias: io.gradients[1])
+        }
+        if let dx = io.dx {
+            conv2d_backward_data(geometry, shard, batch: batch, outChannels: channels, dy: io.cdy,
+                                 weight: io.parameter(0), dx: dx, workspace: io.workspace)
+        }
+    }
+}

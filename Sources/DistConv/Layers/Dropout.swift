@@ -1,0 +1,27 @@
+import Geometry
+import Kernels
+
+/// Inverted dropout: the mask is a pure function of (seed, step, global element index),
+/// so it does not depend on the split and backward recomputes it instead of storing it.
+/// Off in evaluation.
+struct DropoutLayer: ShardLayer {
+    let ratio: Double
+    let shape: [Int]
+    let rect: Rect
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        if context.training {
+            dropout_forward(shape: shape, rect: rect, p: ratio, seed: context.seed, step: UInt64(context.step),
+                            x: io.cx, y: io.y)
+        } else {
+            io.y.update(fromContentsOf: io.x)
+        }
+        return 0
+    }
+
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        guard let dx = io.dx else { return }
+        dropout_backward(shape: shape, rect: rect, p: ratio, seed: context.seed, step: UInt64(context.step),
+                         dy: io.cdy, dx: dx)
+    }
+}

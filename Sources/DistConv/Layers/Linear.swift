@@ -1,0 +1,56 @@
+import Geometry
+import Kernels
+
+/// A fully connected layer over its whole input (flattened in C, H, W order). On a
+/// spatially split input each rank multiplies its block by the matching block of the
+/// weights `[out, C, H, W]`: the outputs are partial sums over ranks, added up by the
+/// redistribution that brings them to the next op. The bias is added (and its gradient
+/// taken) by the ranks holding the input's first block only, so it counts once.
+struct LinearLayer: ShardLayer {
+    let batch: Int
+    let inFeatures: Int
+    let outFeatures: Int
+    let fanIn: Int
+    let hasBias: Bool
+    /// This rank's block starts at feature 0: it adds the bias.
+    let ownsBias: Bool
+    var backwardReadsInput: Bool { true }
+
+    init(op: Op, spec: LinearSpec, regions: ShardRegions) {
+        batch = regions.input.size[0]
+        inFeatures = regions.input.size[1...].reduce(1, *)
+        outFeatures = spec.outFeatures
+        fanIn = op.inputShape[1...].reduce(1, *)
+        hasBias = spec.bias != nil
+        ownsBias = regions.input.origin[1...].allSatisfy { $0 == 0 }
+    }
+
+    func initialize<T: RuntimeScalar>(parameter index: Int, shape: [Int], rect: Rect, seed: UInt64,
+                                      values: UnsafeMutableBufferPointer<T>) {
+        uniform_init(shape: shape, rect: rect, bound: defaultInitBound(fanIn: fanIn), seed: seed, values: values)
+    }
+
+    /// PyTorch's `nn.Linear` holds `[out, in]` with the input flattened in C, H, W order:
+    /// the same bytes as `[out, C, H, W]`.
+    func stateDictEntry(parameter index: Int, op: Op, shape: [Int]) -> (name: String, shape: [Int]) {
+        index == 0 ? ("\(op.name).weight", [shape[0], shape[1...].reduce(1, *)]) : ("\(op.name).bias", shape)
+    }
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        linear_forward(batch: batch, inFeatures: inFeatures, outFeatures: outFeatures, x: io.cx,
+                       weight: io.parameter(0), bias: hasBias && ownsBias ? io.parameter(1) : nil, y: io.y)
+        return 0
+    }
+
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        linear_backward_filter(batch: batch, inFeatures: inFeatures, outFeatures: outFeatures, x: io.cx,
+                               dy: io.cdy, dweight: io.gradients[0])
+        if hasBias && ownsBias {
+            linear_backward_bias(batch: batch, outFeatures: outFeatures, dy: io.cdy, dbias: io.gradients[1])
+        }
+        if let dx = io.dx {
+            linear_backward_data(batch: batch, inFeatures: inFeatures, outFeatures: outFeatures, dy: io.cdy,
+                                 weight: io.parameter(0), dx: dx)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Geometry
+import Kernels
+
+/// The reference dump's locally connected layer: weights untied per tile,
+/// `W[Cout, SY, SX, Cin, KH, KW, TY, TX]`, sharded with the output (a rank reads only
+/// its tiles' weights, so their gradients need no allreduce). The kernels read a packed
+/// copy `[tiles, R, K]` (state), repacked after every update; the packed gradient
+/// (state too) is unpacked into the canonical gradient after backward.
+struct LocallyConnectedLayer: ShardLayer {
+    let geometry: LocallyConnectedGeometry
+    let shard: TileShard
+    let batch: Int
+    let weightCount: Int
+    let forwardWorkspace: Int
+    var backwardWorkspace: Int { forwardWorkspace }
+    /// Packed weights, then the packed weight gradient.
+    var stateCount: Int { 2 * weightCount }
+    var backwardReadsInput: Bool { true }
+
+    init(op: Op, spec: LocallyConnectedSpec, regions: ShardRegions) throws(KernelShapeError) {
+        let w = op.parameters.isEmpty ? [] : regions.parameters[0].size
+        geometry = try LocallyConnectedGeometry(
+            layer: op.name, inChannels: op.inputShape[1], outChannels: regions.output.size[1],
+            height: op.inputShape[2], width: op.inputShape[3], kernelHeight: spec.kernel[0],
+            kernelWidth: spec.kernel[1], tileStride: spec.tileStride, tileHeight: spec.tileSize[0],
+            tileWidth: spec.tileSize[1], tilesY: op.outputShape[2] / spec.tileSize[0],
+            tilesX: op.outputShape[3] / spec.tileSize[1])
+        let tiles = regions.parameters[0]
+        shard = TileShard(tileRows: tiles.range(6), tileCols: tiles.range(7), inputRows: regions.input.range(2),
+                          inputCols: regions.input.range(3))
+        batch = regions.output.size[0]
+        weightCount = w.reduce(1, *)
+        forwardWorkspace = locally_connected_workspace_count(geometry, batch: batch)
+    }
+
+    func initialize<T: RuntimeScalar>(parameter index: Int, shape: [Int], rect: Rect, seed: UInt64,
+                                      values: UnsafeMutableBufferPointer<T>) {
+        uniform_init(shape: shape, rect: rect, bound: defaultInitBound(fanIn: geometry.patchSize), seed: seed,
+                     values: values)
+    }
+
+    func packed<T>(_ state: UnsafeMutableBufferPointer<T>, _ k: Int) -> UnsafeMutableBufferPointer<T> {
+        UnsafeMutableBufferPointer(rebasing: state[(k * weightCount)..<((k + 1) * weightCount)])
+    }
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        let w = packed(io.state, 0)
+        locally_connected_pack_weights(geometry, tiles: shard.tiles, weight: io.parameter(0), packed: w)
+        locally_connected_forward(geometry, shard, batch: batch, x: io.cx, packedWeight: UnsafeBufferPointer(w),
+                                  y: io.y, workspace: io.workspace)
+        return 0
+    }
+
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        let w = UnsafeBufferPointer(packed(io.state, 0)), dw = packed(io.state, 1)
+        dw.update(repeating: 0)
+        locally_connected_backward_filter(geometry, shard, batch: batch, x: io.cx, dy: io.cdy, dpackedWeight: dw,
+                                          workspace: io.workspace)
+        locally_connected_unpack_add(geometry, tiles: shard.tiles, packed: UnsafeBufferPointer(dw),
+                                     into: io.gradients[0])
+        if let dx = io.dx {
+            locally_connected_backward_data(geometry, shard, batch: batch, dy: io.cdy, packedWeight: w, dx: dx,
+                                            workspace: io.workspace)
+        }
+    }
+}

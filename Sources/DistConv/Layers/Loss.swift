@@ -1,0 +1,79 @@
+import Foundation
+import Kernels
+
+/// Softmax cross-entropy and multiclass SVM over this rank's rows of the batch: the
+/// forward returns the rows' share of the mean loss over the global batch (the shares
+/// sum to the loss), and writes the softmax (or, for the SVM, the scores) as the
+/// second output, which backward and the evaluation read.
+///
+/// Rows past `validRows` (an evaluation's padded last batch) get label 0 and are left
+/// out of the metrics by `EvaluateLayer`; the loss itself is only used in training.
+struct LossLayer: ShardLayer {
+    let kind: LossKind
+    let batch: Int
+    let classes: Int
+    let firstRow: Int
+    var backwardReadsOutput: Bool { true }
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        let labels = UnsafeBufferPointer(io.labels)
+        guard let probs = io.extra else { preconditionFailure("loss without its probability output") }
+        switch kind {
+        case .softmaxCrossEntropy:
+            return softmax_cross_entropy_forward(batch: batch, classes: classes, logits: io.cx, labels: labels,
+                                                 globalBatch: context.globalBatch, probs: probs)
+        case .multiclassSVM:
+            probs.update(fromContentsOf: io.x)
+            return multiclass_svm_forward(batch: batch, classes: classes, scores: io.cx, labels: labels,
+                                          globalBatch: context.globalBatch)
+        }
+    }
+
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        guard let dx = io.dx, let probs = io.extra else { return }
+        let labels = UnsafeBufferPointer(io.labels)
+        switch kind {
+        case .softmaxCrossEntropy:
+            softmax_cross_entropy_backward(batch: batch, classes: classes, probs: UnsafeBufferPointer(probs),
+                                           labels: labels, globalBatch: context.globalBatch, dlogits: dx)
+        case .multiclassSVM:
+            multiclass_svm_backward(batch: batch, classes: classes, scores: UnsafeBufferPointer(probs),
+                                    labels: labels, globalBatch: context.globalBatch, dscores: dx)
+        }
+    }
+}
+
+/// The metrics of a batch from a loss's second output: per rank, the number of its
+/// real rows whose largest score is the label, and the sum of their losses (cross-
+/// entropy from the probabilities, hinge from the scores). Summed over ranks by the
+/// runtime.
+struct EvaluateLayer: ShardLayer {
+    let loss: LossKind
+    let batch: Int
+    let classes: Int
+    let firstRow: Int
+
+    func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double { 0 }
+    func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {}
+
+    /// (correct, rows, summed loss) over this rank's real rows.
+    func metrics<T: RuntimeScalar>(_ io: LayerIO<T>, validRows: Int) -> (correct: Int, rows: Int, loss: Double) {
+        let rows = max(0, min(batch, validRows - firstRow))
+        guard rows > 0 else { return (0, 0, 0) }
+        let scores = UnsafeBufferPointer(rebasing: io.cx[0..<(rows * classes)])
+        let labels = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(io.labels)[0..<rows])
+        let correct = accuracy_count(batch: rows, classes: classes, scores: scores, labels: labels)
+        var total = 0.0
+        switch loss {
+        case .softmaxCrossEntropy:
+            for i in 0..<rows {
+                total -= log(Double(max(scores[i * classes + Int(labels[i])], T.leastNormalMagnitude)))
+            }
+        case .multiclassSVM:
+            total = multiclass_svm_forward(batch: rows, classes: classes, scores: scores, labels: labels,
+                                           globalBatch: 1)
+        }
+        return (correct, rows, total)
+    }
+}
+

@@ -1,0 +1,156 @@
+import Comm
+import Geometry
+
+extension PlanBuilder {
+    /// The write rects of `tensor` on every rank (its producer's blocks).
+    func writeRects(_ tensor: String) -> [Rect] {
+        partition.tensor(tensor).write.map { $0 ?? Rect.empty(rank: partition.tensor(tensor).dim.count) }
+    }
+
+    /// True when op `i` reads `tensor` exactly where every rank writes it.
+    func readsInPlace(_ tensor: String, _ i: Int) -> Bool {
+        let t = partition.tensor(tensor)
+        guard !t.isPartialSum, let input = forward[i].distInput else { return false }
+        let writes = writeRects(tensor)
+        return (0..<partition.ranks).allSatisfy { writes[$0] == input[$0] }
+    }
+
+    mutating func addForward(_ i: Int, _ op: Op) throws {
+        let fwd = forward[i]
+        guard let input = op.input, let inRects = fwd.distInput else {
+            preconditionFailure("op \(op.name) without an input")
+        }
+        func access(_ name: String, _ list: [OpPartition.Access]) -> [Rect] { rects(list.first { $0.tensor == name }) }
+        let outRects = access(op.outputs[0], fwd.writes)
+        let extraRects = op.outputs.count > 1 ? access(op.outputs[1], fwd.writes) : nil
+        let regions = ShardRegions(
+            input: inRects[rank], output: outRects[rank], extraOutput: extraRects?[rank],
+            parameters: op.parameters.map { access($0, fwd.reads)[rank] },
+            labels: op.labels.map { access($0, fwd.reads)[rank].range(0) })
+        let layer: any ShardLayer
+        if case .evaluate = op.kind {
+            var loss = LossKind.softmaxCrossEntropy
+            if let p = producer[input], case .loss(let k) = model.ops[p.op].kind { loss = k }
+            layer = EvaluateLayer(loss: loss, batch: regions.input.size[0], classes: regions.input.size[1],
+                                  firstRow: regions.input.origin[0])
+        } else {
+            layer = try regions.layer(for: op, source: model.source)
+        }
+        let hasBackward = backwardOps.contains(op.name)
+        let b = backwardStep(i)
+
+        // The input: loaded, read in place, or brought by a redistribution.
+        var x: Int?
+        var loadsData = false
+        var inputExchange: ExecutionPlan.Exchange?
+        if let (p, source) = producer[input], let source {
+            if readsInPlace(input, i) {
+                x = source
+                use(source, at: i)
+            } else {
+                let t = partition.tensor(input)
+                x = add("\(input)@\(op.name)", .input, inRects[rank].volume, at: i)
+                use(source, at: i)
+                let writes = writeRects(input)
+                inputExchange = exchange(
+                    tensor: input, shape: t.dim,
+                    writes: t.isPartialSum ? primaryOnly(writes, of: model.ops[p]) : writes.map { $0 },
+                    reads: inRects, mode: t.isPartialSum ? .accumulate : .copy, from: source, into: x ?? 0,
+                    zeroFirst: t.isPartialSum)
+            }
+        } else {
+            x = add("\(input)@\(op.name)", .input, inRects[rank].volume, at: 0)
+            use(x, at: i)
+            loadsData = true
+        }
+
+        var y: Int?
+        var extra: Int?
+        switch op.kind {
+        case .loss:
+            if let extraRects {
+                extra = add(op.outputs[1], .activation, extraRects[rank].volume, at: i)
+                producer[op.outputs[1]] = (i, extra)
+            }
+        case .evaluate:
+            break
+        default:
+            y = add(op.outputs[0], .activation, outRects[rank].volume, at: i)
+            producer[op.outputs[0]] = (i, y)
+        }
+        let forwardWorkspace = layer.forwardWorkspace > 0
+            ? add("\(op.name).workspace", .workspace, layer.forwardWorkspace, at: i) : nil
+        if hasBackward {
+            if layer.backwardReadsInput { use(x, at: b) }
+            if layer.backwardReadsOutput { use(y ?? extra, at: b) }
+        }
+
+        var parameterIndices: [Int] = []
+        for name in op.parameters {
+            if let k = parameters.firstIndex(where: { $0.name == name }) {
+                parameterIndices.append(k)
+                continue
+            }
+            let t = partition.tensor(name)
+            let all = t.read.map { $0 ?? Rect.empty(rank: t.dim.count) }
+            let whole = Rect(shape: t.dim)
+            parameters.append(.init(
+                name: name, shape: t.dim, rect: all[rank], replicated: all.allSatisfy { $0 == whole }, rects: all,
+                contributes: (0..<partition.ranks).map { op.isPrimary(rank: $0) }, op: i))
+            parameterIndices.append(parameters.count - 1)
+        }
+
+        steps.append(.init(
+            op: op, index: i, layer: layer, regions: regions, x: x, y: y, extra: extra, dx: nil, dy: nil,
+            forwardWorkspace: forwardWorkspace, backwardWorkspace: nil, inputExchange: inputExchange,
+            gradientExchange: nil, loadsData: loadsData, hasBackward: hasBackward,
+            isPrimary: op.isPrimary(rank: rank), parameters: parameterIndices))
+    }
+
+    /// The gradient buffer of `tensor` over its producer's write rect, made by its first
+    /// writer (the last of its consumers).
+    mutating func gradientBuffer(_ tensor: String, at step: Int) -> (buffer: Int, first: Bool) {
+        if let g = gradient[tensor] {
+            use(g, at: step)
+            return (g, false)
+        }
+        let g = add("\(tensor).grad", .gradient, writeRects(tensor)[rank].volume, at: step)
+        gradient[tensor] = g
+        return (g, true)
+    }
+
+    mutating func addBackward(_ i: Int) {
+        var s = steps[i - 1]
+        let op = s.op
+        let b = backwardStep(i)
+        if !op.isLoss, hasGradient(op.outputs[0]) {
+            guard let g = gradient[op.outputs[0]] else {
+                preconditionFailure("backward of \(op.name): no consumer wrote the gradient of \(op.outputs[0])")
+            }
+            use(g, at: b)
+            s.dy = g
+        }
+        if let input = op.input, !s.loadsData, hasGradient(input), let inRects = forward[i].distInput {
+            let consumers = model.ops.filter { $0.input == input && backwardOps.contains($0.name) }
+            if s.inputExchange == nil && consumers.count == 1 {
+                s.dx = gradientBuffer(input, at: b).buffer
+            } else {
+                let t = partition.tensor(input)
+                precondition(!t.isPartialSum || consumers.count == 1,
+                             "partial sums \(input) read by \(consumers.count) differentiable ops")
+                let dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank].volume, at: b)
+                let (g, first) = gradientBuffer(input, at: b)
+                s.dx = dx
+                s.gradientExchange = exchange(
+                    tensor: "\(input).grad", shape: t.dim,
+                    writes: t.isPartialSum ? inRects.map { $0 } : primaryOnly(inRects, of: op),
+                    reads: writeRects(input), mode: t.isPartialSum ? .copy : .accumulate, from: dx, into: g,
+                    zeroFirst: !t.isPartialSum && first)
+            }
+        }
+        if s.layer.backwardWorkspace > 0 {
+            s.backwardWorkspace = add("\(op.name).backward-workspace", .workspace, s.layer.backwardWorkspace, at: b)
+        }
+        steps[i - 1] = s
+    }
+}

@@ -1,0 +1,113 @@
+import Comm
+import Geometry
+
+/// What one rank allocates and runs for one training step of a partitioned model: every
+/// buffer with its size and lifetime, and for every op the buffers it reads and writes
+/// and the redistributions that bring its input and take its input gradient back.
+/// Pure (no MPI, no memory): the network binds it to an arena, and tests read it.
+///
+/// Time is counted in steps: the data op at 0, forward op `i` at `i`, its backward at
+/// `2F - 1 - i` (F ops), the optimizer at `2F`.
+///
+/// Buffers, per tensor X written by op P and read by op C:
+/// - X's value, over P's write rect on this rank (what P's kernel writes);
+/// - X at C's input rect, when C reads anything else than every rank's write rect
+///   (a halo, a layout change, partial sums to add): filled by one redistribution
+///   before C runs, copy mode (accumulate for partial sums). A tensor whose read and
+///   write layouts differ wholesale (spatial -> batch) thus has two buffers, never the
+///   bounding box of both;
+/// - X's gradient over P's write rect, and where C read X elsewhere, C's input gradient
+///   over its input rect, taken back by the mirror redistribution (accumulate, the
+///   reverse halo; copy for partial sums, whose gradient every writer needs whole).
+/// Inputs loaded from the data set go straight into their consumers' input rects.
+public struct ExecutionPlan: Sendable {
+    public struct Buffer: Sendable, Equatable {
+        public enum Kind: Sendable, Equatable { case activation, input, gradient, inputGradient, workspace }
+        public var name: String
+        public var kind: Kind
+        /// Elements (of the network's element type).
+        public var count: Int
+        /// Steps it is alive, both ends included.
+        public var lifetime: ClosedRange<Int>
+    }
+
+    /// One redistribution between two buffers of this rank.
+    public struct Exchange: Sendable {
+        public var tensor: String
+        public var source: TensorLayout
+        public var target: TensorLayout
+        public var mode: RedistributionMode
+        public var from: Int
+        public var into: Int
+        public var sourceRect: Rect
+        public var targetRect: Rect
+        /// Zero the target first (accumulate into a fresh sum).
+        public var zeroFirst: Bool
+    }
+
+    /// One op on this rank.
+    struct Step: Sendable {
+        var op: Op
+        var index: Int
+        var layer: any ShardLayer
+        var regions: ShardRegions
+        var x: Int?
+        var y: Int?
+        var extra: Int?
+        var dx: Int?
+        var dy: Int?
+        var forwardWorkspace: Int?
+        var backwardWorkspace: Int?
+        var inputExchange: Exchange?
+        var gradientExchange: Exchange?
+        /// The input comes from the data set (loaded at step 0).
+        var loadsData: Bool
+        var hasBackward: Bool
+        /// Ranks `0 ..< P` of a grid of P ranks; replicas contribute nothing to sums.
+        var isPrimary: Bool
+        /// Indices into `parameters`, in the op's order.
+        var parameters: [Int]
+    }
+
+    /// A parameter shard: persistent, outside the arena.
+    public struct Parameter: Sendable {
+        public var name: String
+        public var shape: [Int]
+        /// The part this rank holds (and updates).
+        public var rect: Rect
+        /// Every rank holds it whole: gradients are allreduced (bucketed). Otherwise they
+        /// are summed by an accumulate redistribution over the ranks holding each part.
+        public var replicated: Bool
+        /// Per rank, the part each holds, and whether that rank contributes gradient.
+        public var rects: [Rect]
+        public var contributes: [Bool]
+        /// The op that uses it (its first user).
+        public var op: Int
+    }
+
+    public let rank: Int
+    public let ranks: Int
+    public internal(set) var buffers: [Buffer] = []
+    public internal(set) var parameters: [Parameter] = []
+    var steps: [Step] = []
+    /// Number of time steps (the optimizer's is the last).
+    public let stepCount: Int
+
+    public func buffer(named name: String) -> Buffer? { buffers.first { $0.name == name } }
+
+    /// Arena requests in bytes for elements of `elementSize`, sizes rounded up to
+    /// `alignment`.
+    public func arenaRequests(elementSize: Int, alignment: Int = 64) -> [ArenaRequest] {
+        buffers.map {
+            ArenaRequest(size: ($0.count * elementSize + alignment - 1) / alignment * alignment, lifetime: $0.lifetime)
+        }
+    }
+
+    /// Elements of persistent storage besides parameters: layers' saved state.
+    public var stateCount: Int { steps.reduce(0) { $0 + $1.layer.stateCount } }
+    /// Int32 elements of persistent storage: max-pool indices and labels.
+    public var indexCount: Int {
+        steps.reduce(0) { $0 + $1.layer.indexCount + ($1.regions.labels?.count ?? 0) }
+    }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.rect.volume } }
+}

@@ -1,0 +1,157 @@
+import Comm
+import Geometry
+import Kernels
+
+/// Sums over the ranks of one pass: the loss and, from evaluation ops, the metrics.
+public struct PassTotals: Sendable, Equatable {
+    /// The batch's mean loss (the sum of the ranks' shares).
+    public var loss: Double = 0
+    public var correct: Double = 0
+    public var rows: Double = 0
+    /// Summed per-sample loss over `rows` (evaluation).
+    public var summedLoss: Double = 0
+}
+
+extension Network {
+    /// Loads this rank's part of a batch: every input rect the data set feeds, and the
+    /// label rows of losses and evaluations. Only those pixels are read.
+    public func load(samples: [Int], from dataset: any ImageDataset) {
+        let t0 = StepTimer.now()
+        for (k, s) in plan.steps.enumerated() {
+            if s.loadsData {
+                let region = s.regions.input
+                let into = io[k].x
+                if T.self == Float.self {
+                    into.withMemoryRebound(to: Float.self) { dataset.loadImages(samples: samples, region: region, into: $0) }
+                } else {
+                    into.withMemoryRebound(to: Double.self) { dataset.loadImages(samples: samples, region: region, into: $0) }
+                }
+            }
+            if let rows = s.regions.labels {
+                for (j, row) in rows.enumerated() { io[k].labels[j] = Int32(dataset.label(samples[row])) }
+            }
+        }
+        timer.add("data", since: t0)
+    }
+
+    /// Forward over every op; returns this rank's shares (summed over ranks by `totals`).
+    func forwardPass(_ context: StepContext) -> PassTotals {
+        var local = PassTotals()
+        for (k, s) in plan.steps.enumerated() {
+            if let e = inputExchanges[k], let ex = s.inputExchange {
+                let t0 = StepTimer.now()
+                if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
+                e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+                timer.add(ex.mode == .copy ? "halo/layout exchange" : "partial-sum reduction", since: t0)
+            }
+            let t0 = StepTimer.now()
+            var c = context
+            c.reducer = reducers[k]
+            let share = s.layer.forward(io[k], c)
+            if s.isPrimary {
+                local.loss += share
+                if let evaluate = s.layer as? EvaluateLayer {
+                    let m = evaluate.metrics(io[k], validRows: context.validRows)
+                    local.correct += Double(m.correct)
+                    local.rows += Double(m.rows)
+                    local.summedLoss += m.loss
+                }
+            }
+            timer.add("\(s.op.kind.typeName) forward", since: t0)
+        }
+        return local
+    }
+
+    /// Backward over the ops in reverse, with the reverse exchange after each op that read
+    /// its input elsewhere than where it was written; replicated parameters' gradient
+    /// buckets are started (non-blocking) as soon as backward is done with them.
+    func backwardPass(_ context: StepContext) {
+        var next = 0
+        for (k, s) in plan.steps.enumerated().reversed() where s.hasBackward {
+            let t0 = StepTimer.now()
+            var c = context
+            c.reducer = reducers[k]
+            s.layer.backward(io[k], c)
+            timer.add("\(s.op.kind.typeName) backward", since: t0)
+            if let e = gradientExchanges[k], let ex = s.gradientExchange {
+                let t1 = StepTimer.now()
+                if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
+                e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+                timer.add(ex.mode == .accumulate ? "reverse halo/layout exchange" : "partial-sum gradient copy", since: t1)
+            }
+            while next < buckets.count && buckets[next].readyAfterOp >= s.index {
+                startBucket(next)
+                next += 1
+            }
+        }
+        while next < buckets.count {
+            startBucket(next)
+            next += 1
+        }
+    }
+
+    func startBucket(_ b: Int) {
+        let bucket = buckets[b]
+        let slice = UnsafeMutableBufferPointer(rebasing: gradientSlab[bucket.offset..<(bucket.offset + bucket.count)])
+        do {
+            try communicator.iallreduce(slice, requests: requests)
+        } catch {
+            communicator.abort(error)
+        }
+    }
+
+    /// Combines batch-norm statistics over the ranks that hold the same channels, in rank
+    /// order (an allgather, then `BatchNormMoments.merged` rank by rank), so every rank
+    /// gets bit-identical statistics and a run is reproducible. Replicas contribute none.
+    func makeReducer(_ k: Int) -> BatchNormReducer {
+        let s = plan.steps[k]
+        guard case .batchNorm = s.op.kind else { return .local }
+        let comm = communicator
+        let peers = (0..<plan.ranks).map { q in
+            s.op.isPrimary(rank: q) && forwardResult(s.op, rank: q).range(1) == s.regions.output.range(1)
+        }
+        let primary = s.isPrimary
+        return BatchNormReducer(
+            moments: { moments in
+                let c = moments.count
+                var mine = [Double](repeating: 0, count: 3 * c)
+                if primary {
+                    for ch in 0..<c { mine[3 * ch] = moments[ch].count; mine[3 * ch + 1] = moments[ch].mean; mine[3 * ch + 2] = moments[ch].m2 }
+                }
+                let all = Self.gather(comm, mine)
+                for ch in 0..<c {
+                    var merged = BatchNormMoments()
+                    for q in 0..<peers.count where peers[q] {
+                        let m = BatchNormMoments(count: all[q][3 * ch], mean: all[q][3 * ch + 1], m2: all[q][3 * ch + 2])
+                        merged = BatchNormMoments.merged(merged, m)
+                    }
+                    moments[ch] = merged
+                }
+            },
+            sum: { sums in
+                let mine = primary ? Array(sums) : [Double](repeating: 0, count: sums.count)
+                let all = Self.gather(comm, mine)
+                for i in sums.indices {
+                    var total = 0.0
+                    for q in 0..<peers.count where peers[q] { total += all[q][i] }
+                    sums[i] = total
+                }
+            })
+    }
+
+    func forwardResult(_ op: Op, rank q: Int) -> Rect {
+        guard let o = partition.ops.first(where: { $0.name == op.name && $0.phase == .forward }) else {
+            preconditionFailure("no forward op \(op.name)")
+        }
+        return o.distResult[q]
+    }
+
+    static func gather(_ comm: Communicator, _ values: [Double]) -> [[Double]] {
+        do {
+            let flat = try comm.allgather(values)
+            return (0..<comm.size).map { Array(flat[($0 * values.count)..<(($0 + 1) * values.count)]) }
+        } catch {
+            comm.abort(error)
+        }
+    }
+}

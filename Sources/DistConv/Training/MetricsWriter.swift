@@ -1,0 +1,32 @@
+import Foundation
+
+/// `--metrics FILE`: JSON lines, one per step
+/// `{"step", "epoch", "loss", "lr", "images_per_s"}` and one per epoch
+/// `{"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}` (accuracy in
+/// percent). Losses carry every digit of a Double, so runs can be compared exactly.
+final class MetricsWriter {
+    let handle: FileHandle
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+              let h = FileHandle(forWritingAtPath: path)
+        else { throw TrainingError.flag("--metrics", "\(path): cannot create the file") }
+        handle = h
+    }
+
+    deinit { try? handle.close() }
+
+    func write(_ line: String) {
+        handle.write(Data((line + "\n").utf8))
+    }
+
+    func step(step: Int, epoch: Int, loss: Double, rate: Double, imagesPerSecond: Double) {
+        write("{\"step\": \(step), \"epoch\": \(epoch), \"loss\": \(loss), \"lr\": \(rate), \"images_per_s\": \(String(format: "%.1f", imagesPerSecond))}")
+    }
+
+    func epoch(_ s: EpochSummary) {
+        write("{\"epoch\": \(s.epoch), \"train_loss\": \(s.trainLoss), \"test_loss\": \(s.testLoss), \"test_accuracy\": \(s.testAccuracy), \"seconds\": \(String(format: "%.3f", s.seconds))}")
+    }
+}

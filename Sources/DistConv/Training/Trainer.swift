@@ -1,0 +1,123 @@
+import Comm
+import Foundation
+import Geometry
+
+/// The training loop of DESIGN.md §5 on every rank: per epoch a shuffled order of the
+/// training set (the same on every rank count), per step this rank's part of the batch,
+/// forward, backward, gradient reduction and update; at the end of each epoch the test
+/// set in evaluation mode, split over the ranks like a training batch.
+///
+/// Batches are the model's batch size; the last partial batch of an epoch is dropped
+/// (the order of the next epoch is a new shuffle). The test set's last batch is padded
+/// with samples from its start that the metrics leave out, so every test sample counts
+/// once.
+public final class Trainer {
+    public let network: Network<Float>
+    public let data: DataSplit
+    public let configuration: TrainingConfiguration
+    public let schedule: LearningRateSchedule
+    public let batch: Int
+    public let stepsPerEpoch: Int
+    public let totalSteps: Int
+    let communicator: Communicator
+    let metrics: MetricsWriter?
+
+    public init(network: Network<Float>, data: DataSplit, configuration: TrainingConfiguration) throws {
+        self.network = network
+        self.data = data
+        self.configuration = configuration
+        self.communicator = network.communicator
+        batch = network.partition.model.batch
+        stepsPerEpoch = data.train.count / batch
+        guard stepsPerEpoch >= 1 else {
+            throw ModelError(file: network.partition.model.source, field: "batch",
+                             "batch \(batch) is larger than the \(data.train.count) training samples of \(data.train.name)")
+        }
+        totalSteps = min(configuration.steps ?? Int.max, configuration.epochs * stepsPerEpoch)
+        do {
+            schedule = try LearningRateSchedule.parse(
+                configuration.schedule, baseRate: configuration.optimizer.learningRate,
+                warmupSteps: configuration.warmupSteps, totalSteps: totalSteps)
+        } catch {
+            throw TrainingError.flag("--schedule", "\(error)")
+        }
+        metrics = try communicator.rank == 0 ? configuration.metricsPath.map { try MetricsWriter(path: $0) } : nil
+    }
+
+    /// Trains; `report` receives rank 0's lines (nothing on other ranks).
+    @discardableResult
+    public func run(report: (String) -> Void) -> [EpochSummary] {
+        var summaries: [EpochSummary] = []
+        var step = 0
+        let epochs = (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch
+        for epoch in 0..<epochs where step < totalSteps {
+            let order = EpochOrder.permutation(count: data.train.count, seed: configuration.seed, epoch: epoch)
+            let start = StepTimer.now()
+            var lossSum = 0.0
+            var taken = 0
+            for s in 0..<stepsPerEpoch where step < totalSteps {
+                let t0 = StepTimer.now()
+                network.load(samples: Array(order[(s * batch)..<((s + 1) * batch)]), from: data.train)
+                let rate = schedule.rate(atStep: step)
+                let totals = network.trainStep(step: step, globalBatch: batch, optimizer: configuration.optimizer,
+                                               learningRate: rate)
+                lossSum += totals.loss
+                taken += 1
+                metrics?.step(step: step + 1, epoch: epoch + 1, loss: totals.loss, rate: rate,
+                              imagesPerSecond: Double(batch) / (StepTimer.now() - t0))
+                step += 1
+            }
+            let trainSeconds = StepTimer.now() - start
+            let test = evaluate()
+            let summary = EpochSummary(
+                epoch: epoch + 1, trainLoss: lossSum / Double(max(taken, 1)), testLoss: test.loss,
+                testAccuracy: test.accuracy, imagesPerSecond: Double(taken * batch) / trainSeconds,
+                seconds: StepTimer.now() - start)
+            summaries.append(summary)
+            metrics?.epoch(summary)
+            if communicator.rank == 0 {
+                report(String(format: "epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.0f images/s  %.1f s",
+                              summary.epoch, epochs, summary.trainLoss, summary.testLoss, summary.testAccuracy,
+                              summary.imagesPerSecond, summary.seconds))
+            }
+        }
+        if let dir = configuration.checkpointDirectory {
+            let folder = (dir as NSString).appendingPathComponent(String(format: "checkpoint-%08d", step))
+            do {
+                try network.writeModel(to: folder, metadata: ["step": "\(step)", "format": "distconv"])
+            } catch {
+                communicator.abort(error)
+            }
+        }
+        return summaries
+    }
+
+    /// Mean loss and accuracy (percent) over the whole test set.
+    public func evaluate() -> (loss: Double, accuracy: Double) {
+        let n = min(data.test.count, configuration.evaluationSamples ?? data.test.count)
+        var correct = 0.0, rows = 0.0, summed = 0.0
+        var start = 0
+        while start < n {
+            let valid = min(batch, n - start)
+            let samples = (0..<batch).map { (start + $0) % n }
+            network.load(samples: samples, from: data.test)
+            let totals = network.evaluate(globalBatch: batch, validRows: valid)
+            correct += totals.correct
+            rows += totals.rows
+            summed += totals.summedLoss
+            start += batch
+        }
+        return (summed / max(rows, 1), 100 * correct / max(rows, 1))
+    }
+}
+
+/// A user's mistake in how training was asked for: one line naming the flag.
+public enum TrainingError: Error, CustomStringConvertible {
+    case flag(String, String)
+
+    public var description: String {
+        switch self {
+        case let .flag(name, problem): return "\(name): \(problem)"
+        }
+    }
+}

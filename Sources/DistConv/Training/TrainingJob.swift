@@ -1,0 +1,72 @@
+import Comm
+import Foundation
+import Geometry
+
+/// Everything `train` sets up before the first step, in the order that keeps a mistake
+/// cheap: the partition, this rank's execution plan and its memory budget (checked
+/// against the machine before anything is allocated), the data, then the network.
+public final class TrainingJob {
+    public let model: Model
+    public let partition: Partition
+    public let plan: ExecutionPlan
+    public let budget: MemoryBudget
+    /// Every rank's planned total bytes, in rank order.
+    public let plannedTotals: [Int]
+    public let data: DataSplit
+    public let trainer: Trainer
+    let policy: String?
+    let note: String?
+    let communicator: Communicator
+
+    public init(model: Model, policy: String?, data source: DataSource, note: String?,
+                configuration: TrainingConfiguration, communicator comm: Communicator) throws {
+        self.model = model
+        self.policy = policy
+        self.note = note
+        self.communicator = comm
+        partition = try Partition(model: model, ranks: comm.size)
+        plan = try ExecutionPlan(partition: partition, rank: comm.rank)
+        let states = configuration.optimizer.kind.statesPerParameter
+        budget = MemoryBudget(plan: plan, elementSize: MemoryLayout<Float>.stride, optimizerStates: states)
+        // Ranks on one machine share its memory.
+        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? comm.size
+        if let available = MemoryBudget.availableBytes(), budget.totalBytes.multipliedReportingOverflow(by: local).partialValue > available
+            || budget.totalBytes.multipliedReportingOverflow(by: local).overflow
+        {
+            let largest = budget.largestBuffer.map { ", the largest buffer \($0.name) \(formatBytes($0.bytes)) bytes" } ?? ""
+            throw ModelError(
+                file: model.source, field: "memory",
+                "rank \(comm.rank) plans \(formatBytes(budget.totalBytes)) bytes (\(local) ranks on this machine), "
+                    + "the machine has \(formatBytes(available)) bytes available\(largest)")
+        }
+        plannedTotals = try comm.allgather(budget.totalBytes)
+        let shape = model.dataOp.outputShape
+        guard case .data(_, let classes) = model.dataOp.kind else { preconditionFailure("first op is not data") }
+        data = try source.open(shape: shape, classes: classes, seed: configuration.seed)
+        let network = Network<Float>(partition: partition, plan: plan, communicator: comm, seed: configuration.seed,
+                                     optimizerStates: states, reuseMemory: configuration.reuseMemory)
+        trainer = try Trainer(network: network, data: data, configuration: configuration)
+    }
+
+    /// Rank 0's opening lines: model, data, grids, memory.
+    public func describe() -> [String] {
+        var lines: [String] = []
+        let ranks = communicator.size
+        lines.append("distconv train: \(model.name) (\(model.source)) on \(ranks) rank\(ranks == 1 ? "" : "s"), batch \(model.batch), \(trainer.totalSteps) steps (\(trainer.stepsPerEpoch) per epoch)")
+        if let note { lines.append(note) }
+        lines.append("data: \(data.train.name), \(data.train.count) train / \(data.test.count) test samples")
+        var groups: [(String, [String])] = []
+        for op in model.ops {
+            let g = "[" + op.grid.map(String.init).joined(separator: ", ") + "]"
+                + (op.gridRanks < ranks ? " (replicated x\(ranks / op.gridRanks)\(ranks % op.gridRanks == 0 ? "" : "+"))" : "")
+            if let last = groups.last, last.0 == g { groups[groups.count - 1].1.append(op.name) } else { groups.append((g, [op.name])) }
+        }
+        lines.append("grids\(policy.map { " (\($0) policy)" } ?? " (from the model file)"): "
+            + groups.map { "\($0.1.count == 1 ? $0.1[0] : "\($0.1[0])..\($0.1[$0.1.count - 1])") \($0.0)" }.joined(separator: ", "))
+        lines.append("memory per rank (planned): arena \(formatBytes(budget.arenaBytes)), parameters \(formatBytes(budget.parameterBytes)) + gradients \(formatBytes(budget.gradientBytes)) + optimizer state \(formatBytes(budget.optimizerStateBytes)), layer state \(formatBytes(budget.stateBytes)); total \(formatBytes(budget.totalBytes)) bytes on rank 0, up to \(formatBytes(plannedTotals.max() ?? 0))")
+        return lines
+    }
+
+    @discardableResult
+    public func run(report: (String) -> Void) -> [EpochSummary] { trainer.run(report: report) }
+}
