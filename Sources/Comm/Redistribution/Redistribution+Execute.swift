@@ -84,19 +84,28 @@ extension Redistribution {
         if !inPlace, let source, let destination {
             program.copyLocal(from: source, into: destination)
         }
-        // Unpack each message as it arrives (receives were posted first, so their
-        // requests come first), overlapping unpacking with the messages still in flight.
         let receiveCount = program.receives.count
-        while let index = try communicator.waitAny(requests) {
+        func unpack(_ index: Int) {
             guard index < receiveCount, case .scratch = receiveTypes.placements[index], let receiveScratch,
                 let destination
-            else { continue }
+            else { return }
             let message = program.receives[index]
             let base = receiveScratch + index
             // The last element arrived one slot further on (see `ReceiveDatatypes`).
             base[message.offset + message.count - 1] = base[message.offset + message.count]
             program.unpack(message, from: base, into: destination)
         }
+        if plan.mode == .accumulate {
+            // Sums are added in a fixed order (the rank's own part first, then peers by
+            // rank), not as messages arrive: float addition is not associative, and the
+            // same run must give the same bits.
+            try communicator.waitAll(requests)
+            for index in 0..<receiveCount { unpack(index) }
+            return
+        }
+        // Unpack each message as it arrives (receives were posted first, so their
+        // requests come first), overlapping unpacking with the messages still in flight.
+        while let index = try communicator.waitAny(requests) { unpack(index) }
     }
 
     private func validate(_ count: Int, _ storage: Rect, _ what: String) throws(CommError) {

@@ -71,7 +71,7 @@ extension Network {
             let t0 = StepTimer.now()
             var c = context
             c.reducer = reducers[k]
-            s.layer.backward(io[k], c)
+            s.layer.backward(backwardIO[k], c)
             timer.add("\(s.op.kind.typeName) backward", since: t0)
             if let e = gradientExchanges[k], let ex = s.gradientExchange {
                 let t1 = StepTimer.now()

@@ -18,8 +18,10 @@ public final class Network<T: RuntimeScalar> {
     public let arenaBytes: Int
     let arena: UnsafeMutableRawPointer
     let buffers: [UnsafeMutableBufferPointer<T>]
-    /// Per step of the plan: its layer's buffers.
+    /// Per step of the plan: its layer's buffers, forward and backward (they differ in
+    /// the workspace, which lives for one pass).
     var io: [LayerIO<T>] = []
+    var backwardIO: [LayerIO<T>] = []
     var inputExchanges: [Redistribution?] = []
     var gradientExchanges: [Redistribution?] = []
     var reducers: [BatchNormReducer] = []
@@ -133,6 +135,9 @@ public final class Network<T: RuntimeScalar> {
                 workspace: view(s.forwardWorkspace) ?? none, state: state,
                 indices: track(Self.allocate(s.layer.indexCount)),
                 labels: track(Self.allocate(s.regions.labels?.count ?? 0))))
+            var back = io[io.count - 1]
+            back.workspace = view(s.backwardWorkspace) ?? none
+            backwardIO.append(back)
             inputExchanges.append(s.inputExchange.map { redistribution($0, tag: &tag) })
             gradientExchanges.append(s.gradientExchange.map { redistribution($0, tag: &tag) })
         }
