@@ -57,6 +57,6 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["distconv", "mpi-checks", "TestSupport"]),
+            dependencies: ["distconv", "mpi-checks", "DistConv", "TestSupport"]),
     ]
 )

@@ -1,0 +1,91 @@
+import DistConv
+import Foundation
+import Testing
+import TestSupport
+
+/// `distconv train` under real mpirun: the same numbers on every rank count and grid,
+/// the same bits twice, and a planned arena that computes what separate buffers do.
+/// Fashion-MNIST when installed (the test set-up installs it), batch 16, 50 steps.
+@Suite(.serialized) struct TrainTests {
+    struct Run {
+        var losses: [Double]
+        var parameters: [String: [Float]]
+        var bytes: Data
+        var stdout: String
+    }
+
+    static func train(ranks: Int, _ flags: [String]) throws -> Run {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distconv-train-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let metrics = dir + "/metrics.jsonl"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try runMPI(
+            ranks: ranks, "distconv",
+            ["train", "--steps", "50", "--eval-samples", "64", "--metrics", metrics, "--checkpoint-dir", dir] + flags,
+            timeout: 300)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        let losses = lines.compactMap { line -> Double? in
+            guard line.contains("\"step\""),
+                  let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            else { return nil }
+            return object["loss"] as? Double
+        }
+        let path = dir + "/checkpoint-00000050/model.safetensors"
+        let bytes = try #require(FileManager.default.contents(atPath: path))
+        let decoded = try Safetensors.decode(bytes, file: path)
+        var parameters: [String: [Float]] = [:]
+        for t in decoded.tensors { parameters[t.name] = t.floats }
+        return Run(losses: losses, parameters: parameters, bytes: bytes, stdout: r.stdout)
+    }
+
+    static func expectSame(_ a: Run, _ b: Run, _ what: String) {
+        #expect(a.losses.count == 50 && b.losses.count == 50, "\(what): \(a.losses.count), \(b.losses.count) steps")
+        var worst = 0.0
+        for (x, y) in zip(a.losses, b.losses) { worst = max(worst, abs(x - y) / abs(y)) }
+        #expect(worst <= 1e-5, "\(what): per-step losses differ by \(worst) relative")
+        #expect(Set(a.parameters.keys) == Set(b.parameters.keys))
+        for (name, reference) in b.parameters {
+            guard let values = a.parameters[name], values.count == reference.count else {
+                Issue.record("\(what): \(name) missing or of another size")
+                continue
+            }
+            let scale = reference.map { abs(Double($0)) }.max() ?? 1
+            let diff = zip(values, reference).map { abs(Double($0) - Double($1)) }.max() ?? 0
+            #expect(diff <= 1e-4 * scale, "\(what): \(name) differs by \(diff) (largest value \(scale))")
+        }
+    }
+
+    @Test func everyRankCountAndGridGivesTheSameNumbers() throws {
+        let one = try Self.train(ranks: 1, ["--batch", "16"])
+        #expect(one.losses.first.map { $0 > 2 && $0 < 2.6 } == true, "first loss \(one.losses.first ?? 0)")
+        #expect((one.losses.last ?? 9) < (one.losses.first ?? 0), "the loss does not fall")
+        for (ranks, flags, grids) in [
+            (2, ["--batch", "16"], "data..fc [1, 1, 2, 1]"),         // 2-way over H
+            (3, ["--batch", "16"], "data..fc [1, 1, 3, 1]"),         // 28 rows as 10 + 9 + 9
+            (4, ["--batch", "16"], "data..fc [1, 1, 2, 2]"),         // the model file's 2x2
+            (4, ["--batch", "16", "--grid", "batch"], "data..evaluate [4, 1, 1, 1]"),
+        ] {
+            let run = try Self.train(ranks: ranks, flags)
+            #expect(run.stdout.contains(grids), "\(ranks) ranks \(flags): \(run.stdout)")
+            Self.expectSame(run, one, "\(ranks) ranks \(flags)")
+        }
+    }
+
+    @Test func aBatchSmallerThanTheRanksIsReplicated() throws {
+        let one = try Self.train(ranks: 1, ["--batch", "2"])
+        let four = try Self.train(ranks: 4, ["--batch", "2"])
+        #expect(four.stdout.contains("loss..evaluate [2, 1, 1, 1] (replicated x2)"), "\(four.stdout)")
+        Self.expectSame(four, one, "4 ranks at batch 2")
+    }
+
+    @Test func theSameRunTwiceGivesTheSameBits() throws {
+        let a = try Self.train(ranks: 4, ["--batch", "16"])
+        let b = try Self.train(ranks: 4, ["--batch", "16"])
+        #expect(a.bytes == b.bytes && a.losses == b.losses)
+        // The arena reuses memory by the plan's lifetimes; separate buffers must give the
+        // same bits (a buffer used outside its lifetime would not).
+        let separate = try Self.train(ranks: 4, ["--batch", "16", "--no-memory-reuse"])
+        #expect(separate.bytes == a.bytes && separate.losses == a.losses)
+    }
+}
