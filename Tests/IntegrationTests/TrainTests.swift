@@ -88,4 +88,13 @@ import TestSupport
         let separate = try Self.train(ranks: 4, ["--batch", "16", "--no-memory-reuse"])
         #expect(separate.bytes == a.bytes && separate.losses == a.losses)
     }
+
+    /// The whole model's gradients (conv, affine, tanh, batch norm, max and average
+    /// pooling, dropout, linear, loss) against central differences in Double, at every
+    /// rank count; 4 ranks split a 9x7 image 2x2 unevenly and replicate the loss.
+    @Test(arguments: [1, 2, 3, 4]) func gradientsMatchCentralDifferences(ranks: Int) throws {
+        let r = try runMPI(ranks: ranks, "mpi-checks", ["gradients"], timeout: 300)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("PASS gradients on \(ranks) ranks"), "\(r.stdout)")
+    }
 }

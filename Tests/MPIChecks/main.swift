@@ -15,6 +15,7 @@ let checks: [String: (Communicator, [String]) throws -> [String]] = [
     "redistribute": checkRedistributions,
     "fail-exchange": checkFailingExchange,
     "partition-exchange": checkPartitionExchange,
+    "gradients": checkGradients,
 ]
 
 func checkAllreduce(_ comm: Communicator, _ args: [String]) throws -> [String] {

@@ -3,14 +3,17 @@ import Geometry
 
 extension ExecutionPlan {
     /// The plan of `rank` for `partition`. Throws `ModelError` when a layer does not fit
-    /// its shard (the kernels' own shape checks), naming the op.
-    public init(partition: Partition, rank: Int) throws {
+    /// its shard (the kernels' own shape checks), naming the op. With `inputGradient`,
+    /// ops reading the data set also compute the gradient of their input (the gradient
+    /// checks read it; training does not need it).
+    public init(partition: Partition, rank: Int, inputGradient: Bool = false) throws {
         let model = partition.model
         let f = model.ops.count
         self.rank = rank
         self.ranks = partition.ranks
         self.stepCount = 2 * f + 1
         var builder = PlanBuilder(partition: partition, rank: rank)
+        builder.inputGradient = inputGradient
         try builder.build()
         buffers = builder.buffers
         parameters = builder.parameters
@@ -34,7 +37,7 @@ struct PlanBuilder {
     /// The forward partition of every op, by model index.
     let forward: [OpPartition]
     let backwardOps: Set<String>
-    var nextTag = 1
+    var inputGradient = false
 
     init(partition: Partition, rank: Int) {
         self.partition = partition

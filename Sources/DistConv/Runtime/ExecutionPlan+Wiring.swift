@@ -148,6 +148,9 @@ extension PlanBuilder {
                     zeroFirst: !t.isPartialSum && first)
             }
         }
+        if s.loadsData && inputGradient, let input = op.input, let inRects = forward[i].distInput {
+            s.dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank].volume, at: b)
+        }
         if s.layer.backwardWorkspace > 0 {
             s.backwardWorkspace = add("\(op.name).backward-workspace", .workspace, s.layer.backwardWorkspace, at: b)
         }

@@ -171,6 +171,16 @@ public final class Network<T: RuntimeScalar> {
         }
     }
 
+    /// Per op reading the data set, its input rect and the gradient of the loss with
+    /// respect to it (with `inputGradient` plans; empty buffers otherwise). The input's
+    /// gradient is the sum of these over ops and primary ranks.
+    public func inputGradients() -> [(rect: Rect, primary: Bool, values: UnsafeMutableBufferPointer<T>)] {
+        plan.steps.enumerated().compactMap { k, s in
+            guard s.loadsData, let dx = view(s.dx) else { return nil }
+            return (s.regions.input, s.isPrimary, dx)
+        }
+    }
+
     /// The shard of the named parameter on this rank.
     public func parameter(named name: String) -> ParameterShard<T>? { parameters.first { $0.spec.name == name } }
 }
