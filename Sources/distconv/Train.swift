@@ -72,6 +72,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the trained model to DIR/checkpoint-<step>/model.safetensors.")
     var checkpointDir: String?
 
+    @Flag(help: "Print where each rank's step time went (per op kind, exchanges, allreduce, data) at the end.")
+    var timings = false
+
     @Flag(help: "Give every buffer its own memory instead of the planned arena (a check).")
     var noMemoryReuse = false
 
@@ -106,6 +109,7 @@ struct TrainCommand: ParsableCommand {
         }
         job.describe().forEach(say)
         job.run(report: say)
+        if timings { job.trainer.timingReport(steps: job.trainer.totalSteps).forEach(say) }
         let peaks = try comm.allgather(MemoryBudget.peakResidentBytes() ?? 0)
         say("peak resident memory per rank (measured): " + peaks.map(formatBytes).joined(separator: ", ")
             + " bytes; planned " + job.plannedTotals.map(formatBytes).joined(separator: ", "))

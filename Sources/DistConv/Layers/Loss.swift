@@ -29,6 +29,13 @@ struct LossLayer: ShardLayer {
         }
     }
 
+    /// The metrics of a model without an evaluation op come from its loss.
+    func metrics<T: RuntimeScalar>(_ io: LayerIO<T>, validRows: Int) -> BatchMetrics {
+        guard let probs = io.extra else { return BatchMetrics() }
+        return BatchMetrics(loss: kind, scores: UnsafeBufferPointer(probs), labels: io.labels, firstRow: firstRow,
+                            classes: classes, validRows: validRows)
+    }
+
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
         guard let dx = io.dx, let probs = io.extra else { return }
         let labels = UnsafeBufferPointer(io.labels)
@@ -57,23 +64,38 @@ struct EvaluateLayer: ShardLayer {
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {}
 
     /// (correct, rows, summed loss) over this rank's real rows.
-    func metrics<T: RuntimeScalar>(_ io: LayerIO<T>, validRows: Int) -> (correct: Int, rows: Int, loss: Double) {
-        let rows = max(0, min(batch, validRows - firstRow))
-        guard rows > 0 else { return (0, 0, 0) }
-        let scores = UnsafeBufferPointer(rebasing: io.cx[0..<(rows * classes)])
-        let labels = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(io.labels)[0..<rows])
-        let correct = accuracy_count(batch: rows, classes: classes, scores: scores, labels: labels)
-        var total = 0.0
+    func metrics<T: RuntimeScalar>(_ io: LayerIO<T>, validRows: Int) -> BatchMetrics {
+        BatchMetrics(loss: loss, scores: io.cx, labels: io.labels, firstRow: firstRow, classes: classes,
+                     validRows: validRows)
+    }
+}
+
+/// A batch's metrics on this rank's rows from a loss's second output: the number of its
+/// real rows (before `validRows`) whose largest score is the label, and the sum of
+/// their losses (cross-entropy from the probabilities, hinge from the scores).
+struct BatchMetrics {
+    var correct = 0
+    var rows = 0
+    var summedLoss = 0.0
+
+    init() {}
+
+    init<T: RuntimeScalar>(loss: LossKind, scores all: UnsafeBufferPointer<T>, labels: UnsafeMutableBufferPointer<Int32>,
+                           firstRow: Int, classes: Int, validRows: Int) {
+        rows = max(0, min(labels.count, validRows - firstRow))
+        guard rows > 0 else { return }
+        let scores = UnsafeBufferPointer(rebasing: all[0..<(rows * classes)])
+        let labels = UnsafeBufferPointer(rebasing: UnsafeBufferPointer(labels)[0..<rows])
+        correct = accuracy_count(batch: rows, classes: classes, scores: scores, labels: labels)
         switch loss {
         case .softmaxCrossEntropy:
             for i in 0..<rows {
-                total -= log(Double(max(scores[i * classes + Int(labels[i])], T.leastNormalMagnitude)))
+                summedLoss -= log(Double(max(scores[i * classes + Int(labels[i])], T.leastNormalMagnitude)))
             }
         case .multiclassSVM:
-            total = multiclass_svm_forward(batch: rows, classes: classes, scores: scores, labels: labels,
-                                           globalBatch: 1)
+            summedLoss = multiclass_svm_forward(batch: rows, classes: classes, scores: scores, labels: labels,
+                                                globalBatch: 1)
         }
-        return (correct, rows, total)
     }
 }
 

@@ -109,5 +109,18 @@ public struct ExecutionPlan: Sendable {
     public var indexCount: Int {
         steps.reduce(0) { $0 + $1.layer.indexCount + ($1.regions.labels?.count ?? 0) }
     }
+    /// Elements of send and receive scratch the exchanges of this rank use (each
+    /// receive has one spare element; see `ReceiveDatatypes`), and the sharded
+    /// parameters' gradient sums.
+    public var exchangeScratchCount: Int {
+        var exchanges = steps.flatMap { [$0.inputExchange, $0.gradientExchange].compactMap { $0 } }
+            .map { RedistributionPlan(from: $0.source, to: $0.target, rank: rank, mode: $0.mode) }
+        for p in parameters where !p.replicated {
+            let layout = TensorLayout(shape: p.shape, write: zip(p.rects, p.contributes).map { $1 ? $0 : nil }, read: p.rects)
+            exchanges.append(RedistributionPlan(from: layout, to: layout, rank: rank, mode: .accumulate))
+        }
+        return exchanges.reduce(0) { $0 + $1.sendCount + $1.receiveCount + $1.receives.count }
+    }
+
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.rect.volume } }
 }

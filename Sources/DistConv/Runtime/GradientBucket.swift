@@ -10,25 +10,20 @@ struct GradientBucket: Sendable {
     /// i.e. earliest in forward order, of its parameters' ops).
     var readyAfterOp: Int
 
-    /// Buckets of about `bucketElements`, from parameters given as (index, op, slab
-    /// offset, count) in slab order.
+    /// Buckets of at most `bucketElements` over the slab, from parameters given as
+    /// (index, op, slab offset, count) in slab order. A parameter larger than a bucket
+    /// spans several: big messages would make MPI allocate temporaries their size.
     static func make(parameters: [(Int, Int, Int, Int)], bucketElements: Int) -> [GradientBucket] {
+        guard let last = parameters.last else { return [] }
+        let end = last.2 + last.3
         var buckets: [GradientBucket] = []
-        var current: GradientBucket?
-        for (_, op, offset, count) in parameters {
-            if var c = current {
-                c.count = offset + count - c.offset
-                c.readyAfterOp = min(c.readyAfterOp, op)
-                current = c
-            } else {
-                current = GradientBucket(offset: offset, count: count, readyAfterOp: op)
-            }
-            if let c = current, c.count >= bucketElements {
-                buckets.append(c)
-                current = nil
-            }
+        var start = 0
+        while start < end {
+            let stop = min(start + bucketElements, end)
+            let ops = parameters.filter { $0.2 < stop && $0.2 + $0.3 > start }.map(\.1)
+            buckets.append(GradientBucket(offset: start, count: stop - start, readyAfterOp: ops.min() ?? 0))
+            start = stop
         }
-        if let c = current { buckets.append(c) }
         return buckets
     }
 }

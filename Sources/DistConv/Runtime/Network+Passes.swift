@@ -34,6 +34,9 @@ extension Network {
         timer.add("data", since: t0)
     }
 
+    /// True when the model has an evaluation op; otherwise its losses give the metrics.
+    var hasEvaluation: Bool { plan.steps.contains { $0.layer is EvaluateLayer } }
+
     /// Forward over every op; returns this rank's shares (summed over ranks by `totals`).
     func forwardPass(_ context: StepContext) -> PassTotals {
         var local = PassTotals()
@@ -50,11 +53,16 @@ extension Network {
             let share = s.layer.forward(io[k], c)
             if s.isPrimary {
                 local.loss += share
+                var m: BatchMetrics?
                 if let evaluate = s.layer as? EvaluateLayer {
-                    let m = evaluate.metrics(io[k], validRows: context.validRows)
+                    m = evaluate.metrics(io[k], validRows: context.validRows)
+                } else if let loss = s.layer as? LossLayer, !hasEvaluation {
+                    m = loss.metrics(io[k], validRows: context.validRows)
+                }
+                if let m {
                     local.correct += Double(m.correct)
                     local.rows += Double(m.rows)
-                    local.summedLoss += m.loss
+                    local.summedLoss += m.summedLoss
                 }
             }
             timer.add("\(s.op.kind.typeName) forward", since: t0)
@@ -90,10 +98,14 @@ extension Network {
         }
     }
 
+    /// Starts bucket `b`'s allreduce. At most `Network.bucketsInFlight` run at once: MPI
+    /// keeps a temporary the size of each one in flight, so unbounded they would cost a
+    /// second copy of every gradient on some ranks.
     func startBucket(_ b: Int) {
         let bucket = buckets[b]
         let slice = UnsafeMutableBufferPointer(rebasing: gradientSlab[bucket.offset..<(bucket.offset + bucket.count)])
         do {
+            if requests.count >= Self.bucketsInFlight { try communicator.waitAll(requests) }
             try communicator.iallreduce(slice, requests: requests)
         } catch {
             communicator.abort(error)

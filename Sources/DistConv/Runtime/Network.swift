@@ -37,6 +37,10 @@ public final class Network<T: RuntimeScalar> {
     /// Everything allocated outside the arena, freed with the network.
     var persistent: [UnsafeMutableRawPointer] = []
     public var timer = StepTimer()
+    /// Gradient buckets whose allreduce may be in flight at once (see `startBucket`).
+    public static var bucketsInFlight: Int { 4 }
+    /// Elements per gradient bucket.
+    public let bucketElements: Int
     public let seed: UInt64
 
     /// Builds this rank's network and initialises its parameters from `seed`.
@@ -53,6 +57,7 @@ public final class Network<T: RuntimeScalar> {
         self.plan = plan
         self.communicator = communicator
         self.seed = seed
+        bucketElements = max(1, bucketBytes / MemoryLayout<T>.stride)
         let requests = plan.arenaRequests(elementSize: MemoryLayout<T>.stride)
         let offsets: [Int]
         if reuseMemory {
@@ -92,7 +97,7 @@ public final class Network<T: RuntimeScalar> {
         }
         buckets = GradientBucket.make(
             parameters: replicated.map { ($0, plan.parameters[$0].op, slabOffset[$0] ?? 0, plan.parameters[$0].rect.volume) },
-            bucketElements: max(1, bucketBytes / MemoryLayout<T>.stride))
+            bucketElements: bucketElements)
         bindSteps()
         initializeParameters()
     }

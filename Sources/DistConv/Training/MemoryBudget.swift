@@ -1,3 +1,4 @@
+import Comm
 import Foundation
 
 /// The bytes one rank will allocate for training, from its execution plan, before any
@@ -11,22 +12,27 @@ public struct MemoryBudget: Sendable, Equatable {
     public var gradientBytes: Int
     public var optimizerStateBytes: Int
     public var stateBytes: Int
+    /// The redistributions' send and receive scratch (allocated on first use), and MPI's
+    /// temporaries for the gradient buckets in flight.
+    public var exchangeBytes: Int
     /// The largest single buffer of the arena, and its name.
     public var largestBuffer: (name: String, bytes: Int)?
 
-    public var totalBytes: Int { arenaBytes + parameterBytes + gradientBytes + optimizerStateBytes + stateBytes }
+    public var totalBytes: Int { arenaBytes + parameterBytes + gradientBytes + optimizerStateBytes + stateBytes + exchangeBytes }
 
     public static func == (a: MemoryBudget, b: MemoryBudget) -> Bool {
         a.arenaBytes == b.arenaBytes && a.totalBytes == b.totalBytes
     }
 
-    public init(plan: ExecutionPlan, elementSize: Int, optimizerStates: Int) {
+    public init(plan: ExecutionPlan, elementSize: Int, optimizerStates: Int, bucketBytes: Int = 2 << 20) {
         let requests = plan.arenaRequests(elementSize: elementSize)
         arenaBytes = ArenaAllocator.assign(requests).size
         parameterBytes = plan.parameterCount * elementSize
         gradientBytes = parameterBytes
         optimizerStateBytes = parameterBytes * optimizerStates
         stateBytes = plan.stateCount * elementSize + plan.indexCount * 4
+        let replicated = plan.parameters.filter(\.replicated).reduce(0) { $0 + $1.rect.volume } * elementSize
+        exchangeBytes = plan.exchangeScratchCount * elementSize + min(replicated, Network<Float>.bucketsInFlight * bucketBytes)
         largestBuffer = plan.buffers.max { $0.count < $1.count }.map { ($0.name, $0.count * elementSize) }
     }
 

@@ -68,7 +68,9 @@ public final class Trainer {
                 step += 1
             }
             let trainSeconds = StepTimer.now() - start
+            network.timer.enabled = false
             let test = evaluate()
+            network.timer.enabled = true
             let summary = EpochSummary(
                 epoch: epoch + 1, trainLoss: lossSum / Double(max(taken, 1)), testLoss: test.loss,
                 testAccuracy: test.accuracy, imagesPerSecond: Double(taken * batch) / trainSeconds,
@@ -90,6 +92,29 @@ public final class Trainer {
             }
         }
         return summaries
+    }
+
+    /// Where the training steps' time went, per rank: milliseconds per step by category
+    /// (every rank's figures gathered to rank 0, in rank order). Collective.
+    public func timingReport(steps: Int) -> [String] {
+        let categories = network.timer.order
+        var mine = categories.map { network.timer.seconds[$0] ?? 0 }
+        let total = mine.reduce(0, +)
+        mine.append(total)
+        let all: [Double]
+        do {
+            all = try communicator.allgather(mine)
+        } catch {
+            communicator.abort(error)
+        }
+        guard communicator.rank == 0 else { return [] }
+        let n = mine.count
+        var lines = ["time per step in ms (rank: " + (categories + ["total"]).joined(separator: ", ") + ")"]
+        for r in 0..<communicator.size {
+            let row = all[(r * n)..<((r + 1) * n)].map { String(format: "%.3f", 1000 * $0 / Double(max(steps, 1))) }
+            lines.append("  rank \(r): " + row.joined(separator: ", "))
+        }
+        return lines
     }
 
     /// Mean loss and accuracy (percent) over the whole test set.

@@ -63,7 +63,7 @@ public final class TrainingJob {
         }
         lines.append("grids\(policy.map { " (\($0) policy)" } ?? " (from the model file)"): "
             + groups.map { "\($0.1.count == 1 ? $0.1[0] : "\($0.1[0])..\($0.1[$0.1.count - 1])") \($0.0)" }.joined(separator: ", "))
-        lines.append("memory per rank (planned): arena \(formatBytes(budget.arenaBytes)), parameters \(formatBytes(budget.parameterBytes)) + gradients \(formatBytes(budget.gradientBytes)) + optimizer state \(formatBytes(budget.optimizerStateBytes)), layer state \(formatBytes(budget.stateBytes)); total \(formatBytes(budget.totalBytes)) bytes on rank 0, up to \(formatBytes(plannedTotals.max() ?? 0))")
+        lines.append("memory per rank (planned): arena \(formatBytes(budget.arenaBytes)), parameters \(formatBytes(budget.parameterBytes)) + gradients \(formatBytes(budget.gradientBytes)) + optimizer state \(formatBytes(budget.optimizerStateBytes)), layer state \(formatBytes(budget.stateBytes)), exchange scratch \(formatBytes(budget.exchangeBytes)); total \(formatBytes(budget.totalBytes)) bytes on rank 0, up to \(formatBytes(plannedTotals.max() ?? 0))")
         return lines
     }
 
