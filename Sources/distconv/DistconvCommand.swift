@@ -1,5 +1,6 @@
 import ArgumentParser
 import DistConv
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +28,13 @@ struct DistconvCommand: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // --help, --version
+            // Under mpirun every rank parses the same flags: rank 0 alone says what is wrong
+            // (the others give it time to, since the first rank to exit ends the job).
+            let env = ProcessInfo.processInfo.environment
+            if let rank = env["OMPI_COMM_WORLD_RANK"] ?? env["PMI_RANK"], rank != "0" {
+                sleep(5)
+                Glibc.exit(2)
+            }
             fail(message(for: error) + " (see 'distconv --help')")
         }
         do {

@@ -39,7 +39,7 @@ public final class Trainer {
                 configuration.schedule, baseRate: configuration.optimizer.learningRate,
                 warmupSteps: configuration.warmupSteps, totalSteps: totalSteps)
         } catch {
-            throw TrainingError.flag("--schedule", "\(error)")
+            throw TrainingError.invalid("\(error)")
         }
         metrics = try communicator.rank == 0 ? configuration.metricsPath.map { try MetricsWriter(path: $0) } : nil
     }
@@ -139,10 +139,13 @@ public final class Trainer {
 /// A user's mistake in how training was asked for: one line naming the flag.
 public enum TrainingError: Error, CustomStringConvertible {
     case flag(String, String)
+    /// A message that names its flag already.
+    case invalid(String)
 
     public var description: String {
         switch self {
         case let .flag(name, problem): return "\(name): \(problem)"
+        case let .invalid(message): return message
         }
     }
 }

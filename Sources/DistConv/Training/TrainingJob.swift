@@ -43,6 +43,10 @@ public final class TrainingJob {
         let shape = model.dataOp.outputShape
         guard case .data(_, let classes) = model.dataOp.kind else { preconditionFailure("first op is not data") }
         data = try source.open(shape: shape, classes: classes, seed: configuration.seed)
+        guard data.train.count >= model.batch else {
+            throw ModelError(file: model.source, field: "batch",
+                             "batch \(model.batch) is larger than the \(data.train.count) training samples of \(data.train.name)")
+        }
         let network = Network<Float>(partition: partition, plan: plan, communicator: comm, seed: configuration.seed,
                                      optimizerStates: states, reuseMemory: configuration.reuseMemory)
         trainer = try Trainer(network: network, data: data, configuration: configuration)
