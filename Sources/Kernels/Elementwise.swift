@@ -5,6 +5,11 @@
 // relu:     y = max(x, 0)
 // tanh:     y = tanh(x)
 // sigmoid:  y = 1 / (1 + exp(-x))
+//
+// The loops run over raw pointers with wrapping index arithmetic and read every operand
+// unconditionally, so relu and affine vectorise: a load guarded by the sign test (`x > 0 ?
+// dy[i] : 0`) cannot be hoisted, and its branch mispredicts on half the elements
+// (bench/run-kernels --model-only, relu backward).
 
 /// `y = a*x + b`, `b` broadcast over the batch: `x.count == batch * b.count`.
 @_specialize(where T == Float)
@@ -14,8 +19,11 @@ public func affine_forward<T: GEMMScalar>(
 ) {
     let m = b.count
     precondition(x.count == n * m && y.count == x.count, "affine: x \(x.count), y \(y.count), batch \(n) x b \(m)")
+    guard let xp = x.baseAddress, let bp = b.baseAddress, let yp = y.baseAddress else { return }
     for img in 0..<n {
-        for i in 0..<m { y[img * m + i] = a * x[img * m + i] + b[i] }
+        let xi = xp + img * m, yi = yp + img * m
+        var i = 0
+        while i < m { yi[i] = a * xi[i] + bp[i]; i &+= 1 }
     }
 }
 
@@ -30,14 +38,16 @@ public func affine_backward<T: GEMMScalar>(
     let m = db.count
     precondition(x.count == n * m && dy.count == x.count && dx.count == x.count,
                  "affine backward: x \(x.count), dy \(dy.count), dx \(dx.count), batch \(n) x b \(m)")
+    guard let xp = x.baseAddress, let dyp = dy.baseAddress, let dxp = dx.baseAddress, let dbp = db.baseAddress else { return }
     var sum: T = 0
     for img in 0..<n {
-        for i in 0..<m {
-            let g = dy[img * m + i]
-            dx[img * m + i] = a * g
-            sum += g * x[img * m + i]
-            db[i] += g
-        }
+        let xi = xp + img * m, dyi = dyp + img * m, dxi = dxp + img * m
+        var i = 0
+        while i < m { dxi[i] = a * dyi[i]; dbp[i] += dyi[i]; i &+= 1 }
+        // `da` sums in element order, as it always has (a serial reduction; it is one
+        // multiply-add per element, not the bottleneck).
+        i = 0
+        while i < m { sum += dyi[i] * xi[i]; i &+= 1 }
     }
     da += sum
 }
@@ -46,7 +56,13 @@ public func affine_backward<T: GEMMScalar>(
 @_specialize(where T == Double)
 public func relu_forward<T: GEMMScalar>(x: UnsafeBufferPointer<T>, y: UnsafeMutableBufferPointer<T>) {
     precondition(x.count == y.count, "relu: x \(x.count), y \(y.count)")
-    for i in x.indices { y[i] = x[i] > 0 ? x[i] : 0 }
+    guard let xp = x.baseAddress, let yp = y.baseAddress else { return }
+    var i = 0
+    while i < x.count {
+        let v = xp[i]
+        yp[i] = v > 0 ? v : 0
+        i &+= 1
+    }
 }
 
 /// `dx = dy` where `x > 0`, else 0 (the subgradient at 0 is 0, as in PyTorch).
@@ -54,14 +70,22 @@ public func relu_forward<T: GEMMScalar>(x: UnsafeBufferPointer<T>, y: UnsafeMuta
 @_specialize(where T == Double)
 public func relu_backward<T: GEMMScalar>(x: UnsafeBufferPointer<T>, dy: UnsafeBufferPointer<T>, dx: UnsafeMutableBufferPointer<T>) {
     precondition(x.count == dy.count && dx.count == x.count, "relu backward: x \(x.count), dy \(dy.count), dx \(dx.count)")
-    for i in x.indices { dx[i] = x[i] > 0 ? dy[i] : 0 }
+    guard let xp = x.baseAddress, let dyp = dy.baseAddress, let dxp = dx.baseAddress else { return }
+    var i = 0
+    while i < x.count {
+        let v = xp[i], d = dyp[i]
+        dxp[i] = v > 0 ? d : 0
+        i &+= 1
+    }
 }
 
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func tanh_forward<T: GEMMScalar>(x: UnsafeBufferPointer<T>, y: UnsafeMutableBufferPointer<T>) {
     precondition(x.count == y.count, "tanh: x \(x.count), y \(y.count)")
-    for i in x.indices { y[i] = T.tanh(x[i]) }
+    guard let xp = x.baseAddress, let yp = y.baseAddress else { return }
+    var i = 0
+    while i < x.count { yp[i] = T.tanh(xp[i]); i &+= 1 }
 }
 
 /// From the forward output: `dx = dy * (1 - y^2)`.
@@ -69,7 +93,13 @@ public func tanh_forward<T: GEMMScalar>(x: UnsafeBufferPointer<T>, y: UnsafeMuta
 @_specialize(where T == Double)
 public func tanh_backward<T: GEMMScalar>(y: UnsafeBufferPointer<T>, dy: UnsafeBufferPointer<T>, dx: UnsafeMutableBufferPointer<T>) {
     precondition(y.count == dy.count && dx.count == y.count, "tanh backward: y \(y.count), dy \(dy.count), dx \(dx.count)")
-    for i in y.indices { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+    guard let yp = y.baseAddress, let dyp = dy.baseAddress, let dxp = dx.baseAddress else { return }
+    var i = 0
+    while i < y.count {
+        let v = yp[i]
+        dxp[i] = dyp[i] * (1 - v * v)
+        i &+= 1
+    }
 }
 
 /// Evaluated as `exp(min(x,0)) / (1 + exp(-|x|))`-style so large `|x|` cannot overflow.
@@ -77,14 +107,17 @@ public func tanh_backward<T: GEMMScalar>(y: UnsafeBufferPointer<T>, dy: UnsafeBu
 @_specialize(where T == Double)
 public func sigmoid_forward<T: GEMMScalar>(x: UnsafeBufferPointer<T>, y: UnsafeMutableBufferPointer<T>) {
     precondition(x.count == y.count, "sigmoid: x \(x.count), y \(y.count)")
-    for i in x.indices {
-        let v = x[i]
+    guard let xp = x.baseAddress, let yp = y.baseAddress else { return }
+    var i = 0
+    while i < x.count {
+        let v = xp[i]
         if v >= 0 {
-            y[i] = 1 / (1 + T.exp(-v))
+            yp[i] = 1 / (1 + T.exp(-v))
         } else {
             let e = T.exp(v)
-            y[i] = e / (1 + e)
+            yp[i] = e / (1 + e)
         }
+        i &+= 1
     }
 }
 
@@ -93,5 +126,11 @@ public func sigmoid_forward<T: GEMMScalar>(x: UnsafeBufferPointer<T>, y: UnsafeM
 @_specialize(where T == Double)
 public func sigmoid_backward<T: GEMMScalar>(y: UnsafeBufferPointer<T>, dy: UnsafeBufferPointer<T>, dx: UnsafeMutableBufferPointer<T>) {
     precondition(y.count == dy.count && dx.count == y.count, "sigmoid backward: y \(y.count), dy \(dy.count), dx \(dx.count)")
-    for i in y.indices { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+    guard let yp = y.baseAddress, let dyp = dy.baseAddress, let dxp = dx.baseAddress else { return }
+    var i = 0
+    while i < y.count {
+        let v = yp[i]
+        dxp[i] = dyp[i] * v * (1 - v)
+        i &+= 1
+    }
 }

@@ -69,8 +69,20 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Evaluate on the first N test samples only.")
     var evalSamples: Int?
 
-    @Option(help: "Write the trained model to DIR/checkpoint-<step>/model.safetensors.")
+    @Option(help: "Write checkpoints to DIR/checkpoint-<step>/ (model.safetensors, optimizer.safetensors, state.json).")
     var checkpointDir: String?
+
+    @Option(help: "Also checkpoint every N steps (always at the end of each epoch and of the run).")
+    var checkpointEvery: Int?
+
+    @Option(help: "Keep only the K newest checkpoints.")
+    var keep: Int?
+
+    @Option(help: "Continue from a checkpoint folder, or the newest checkpoint in a directory.")
+    var resume: String?
+
+    @Option(name: .customLong("init"), help: "Start from the parameters in a safetensors file (PyTorch's state_dict names).")
+    var initialParameters: String?
 
     @Flag(help: "Print where each rank's step time went (per op kind, exchanges, allreduce, data) at the end.")
     var timings = false
@@ -88,6 +100,12 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--data-npy takes two files, IMAGES.npy LABELS.npy; got \(dataNpy.count)")
         }
         if let evalSamples, evalSamples < 1 { throw ValidationError("--eval-samples is \(evalSamples); it must be at least 1") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every is \(checkpointEvery); it must be at least 1") }
+        if let keep, keep < 1 { throw ValidationError("--keep is \(keep); it must be at least 1") }
+        if (checkpointEvery != nil || keep != nil) && checkpointDir == nil {
+            throw ValidationError("--checkpoint-every and --keep need --checkpoint-dir")
+        }
+        guard resume == nil || initialParameters == nil else { throw ValidationError("give --resume or --init, not both") }
         guard dataNpy.isEmpty || data == nil else { throw ValidationError("give --data or --data-npy, not both") }
     }
 
@@ -103,7 +121,8 @@ struct TrainCommand: ParsableCommand {
                 epochs: epochs, steps: steps,
                 optimizer: OptimizerSettings(kind: optimizer, learningRate: lr, weightDecay: weightDecay),
                 schedule: schedule, warmupSteps: warmup, seed: seed, metricsPath: metrics,
-                reuseMemory: !noMemoryReuse, evaluationSamples: evalSamples, checkpointDirectory: checkpointDir)
+                reuseMemory: !noMemoryReuse, evaluationSamples: evalSamples, checkpointDirectory: checkpointDir,
+                checkpointEvery: checkpointEvery, keep: keep, resume: resume, initialParameters: initialParameters)
             return try TrainingJob(model: loaded.model, policy: loaded.policy?.rawValue, data: dataSource,
                                    note: fallback, configuration: config, communicator: comm)
         }

@@ -28,6 +28,12 @@ struct BatchNormalizationLayer: ShardLayer {
         values.update(repeating: index == 0 ? 1 : 0)
     }
 
+    /// PyTorch's `running_mean` and `running_var` (its `num_batches_tracked` is the step,
+    /// written by the checkpoint).
+    func stateDictBuffers(op: Op) -> [(name: String, offset: Int, length: Int)] {
+        [("\(op.name).running_mean", 0, op.outputShape[1]), ("\(op.name).running_var", channels, op.outputShape[1])]
+    }
+
     /// Running variance starts at 1, the rest of the state at 0.
     func initializeState<T: RuntimeScalar>(_ state: UnsafeMutableBufferPointer<T>) {
         state.update(repeating: 0)

@@ -30,6 +30,11 @@ protocol ShardLayer: Sendable {
     /// module (`conv1.weight`, a linear layer's weight flattened to `[out, in]`).
     func stateDictEntry(parameter index: Int, op: Op, shape: [Int]) -> (name: String, shape: [Int])
 
+    /// Saved state that PyTorch keeps in the `state_dict` too (batch norm's running
+    /// statistics): the name, where it sits in `state`, and its global length; this rank
+    /// holds the op's channel block of it.
+    func stateDictBuffers(op: Op) -> [(name: String, offset: Int, length: Int)]
+
     /// Forward on the shard; a loss returns its share of the loss, others 0.
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext)
@@ -47,6 +52,7 @@ extension ShardLayer {
     func stateDictEntry(parameter index: Int, op: Op, shape: [Int]) -> (name: String, shape: [Int]) {
         ("\(op.name).\(index == 0 ? "weight" : "bias")", shape)
     }
+    func stateDictBuffers(op: Op) -> [(name: String, offset: Int, length: Int)] { [] }
 }
 
 /// The rects of one op on this rank, from the partition.

@@ -44,18 +44,25 @@ public final class Trainer {
         metrics = try communicator.rank == 0 ? configuration.metricsPath.map { try MetricsWriter(path: $0) } : nil
     }
 
-    /// Trains; `report` receives rank 0's lines (nothing on other ranks).
+    /// Where training starts: 0, or the position a resumed checkpoint recorded.
+    public var start = (step: 0, epoch: 0, stepInEpoch: 0)
+
+    /// Trains from `start` to `totalSteps`; `report` receives rank 0's lines (nothing on
+    /// other ranks). Checkpoints are written every `checkpointEvery` steps, at the end of
+    /// each epoch and of the run.
     @discardableResult
     public func run(report: (String) -> Void) -> [EpochSummary] {
         var summaries: [EpochSummary] = []
-        var step = 0
+        var step = start.step
+        var written = -1
         let epochs = (totalSteps + stepsPerEpoch - 1) / stepsPerEpoch
-        for epoch in 0..<epochs where step < totalSteps {
+        for epoch in start.epoch..<max(epochs, start.epoch) where step < totalSteps {
             let order = EpochOrder.permutation(count: data.train.count, seed: configuration.seed, epoch: epoch)
-            let start = StepTimer.now()
+            let first = epoch == start.epoch ? start.stepInEpoch : 0
+            let started = StepTimer.now()
             var lossSum = 0.0
             var taken = 0
-            for s in 0..<stepsPerEpoch where step < totalSteps {
+            for s in first..<stepsPerEpoch where step < totalSteps {
                 let t0 = StepTimer.now()
                 network.load(samples: Array(order[(s * batch)..<((s + 1) * batch)]), from: data.train)
                 let rate = schedule.rate(atStep: step)
@@ -66,15 +73,19 @@ public final class Trainer {
                 metrics?.step(step: step + 1, epoch: epoch + 1, loss: totals.loss, rate: rate,
                               imagesPerSecond: Double(batch) / (StepTimer.now() - t0))
                 step += 1
+                if let every = configuration.checkpointEvery, step % every == 0, step < totalSteps, s + 1 < stepsPerEpoch {
+                    checkpoint(step: step, epoch: epoch, stepInEpoch: s + 1)
+                    written = step
+                }
             }
-            let trainSeconds = StepTimer.now() - start
+            let trainSeconds = StepTimer.now() - started
             network.timer.enabled = false
             let test = evaluate()
             network.timer.enabled = true
             let summary = EpochSummary(
                 epoch: epoch + 1, trainLoss: lossSum / Double(max(taken, 1)), testLoss: test.loss,
                 testAccuracy: test.accuracy, imagesPerSecond: Double(taken * batch) / trainSeconds,
-                seconds: StepTimer.now() - start)
+                seconds: StepTimer.now() - started)
             summaries.append(summary)
             metrics?.epoch(summary)
             if communicator.rank == 0 {
@@ -82,16 +93,33 @@ public final class Trainer {
                               summary.epoch, epochs, summary.trainLoss, summary.testLoss, summary.testAccuracy,
                               summary.imagesPerSecond, summary.seconds))
             }
-        }
-        if let dir = configuration.checkpointDirectory {
-            let folder = (dir as NSString).appendingPathComponent(String(format: "checkpoint-%08d", step))
-            do {
-                try network.writeModel(to: folder, metadata: ["step": "\(step)", "format": "distconv"])
-            } catch {
-                communicator.abort(error)
+            if written != step {
+                let done = step % stepsPerEpoch == 0 && step > 0
+                checkpoint(step: step, epoch: done ? epoch + 1 : epoch, stepInEpoch: done ? 0 : step % stepsPerEpoch)
+                written = step
             }
         }
         return summaries
+    }
+
+    /// Writes the checkpoint of `step` when a directory was given; a failed write ends
+    /// the job with one line naming the file (earlier checkpoints stay as they were).
+    func checkpoint(step: Int, epoch: Int, stepInEpoch: Int) {
+        guard let dir = configuration.checkpointDirectory else { return }
+        let model = network.partition.model
+        var grids: [String: [Int]] = [:]
+        for op in model.ops { grids[op.name] = op.grid }
+        let state = CheckpointState(
+            format: CheckpointState.formatName, version: CheckpointState.currentVersion, model: model.name,
+            modelHash: model.descriptionHash, step: step, epoch: epoch, stepInEpoch: stepInEpoch,
+            seed: configuration.seed, batch: batch, optimizer: configuration.optimizer,
+            schedule: configuration.schedule, warmupSteps: configuration.warmupSteps, ranks: communicator.size,
+            grids: grids)
+        do {
+            try CheckpointWriter(directory: dir, keep: configuration.keep).write(network, state: state)
+        } catch {
+            communicator.abort(error)
+        }
     }
 
     /// Where the training steps' time went, per rank: milliseconds per step by category

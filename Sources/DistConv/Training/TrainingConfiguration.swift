@@ -15,12 +15,20 @@ public struct TrainingConfiguration: Sendable {
     public var reuseMemory: Bool
     /// Evaluate on the first this many test samples only.
     public var evaluationSamples: Int?
-    /// Where the final checkpoint goes (`DIR/checkpoint-<step>/model.safetensors`).
+    /// Where checkpoints go (`DIR/checkpoint-<step>/`): every `checkpointEvery` steps, at
+    /// the end of each epoch and of the run; the newest `keep` are kept.
     public var checkpointDirectory: String?
+    public var checkpointEvery: Int?
+    public var keep: Int?
+    /// A checkpoint (folder, or a directory of them) to continue from.
+    public var resume: String?
+    /// A parameters file (safetensors, PyTorch's names) to start from.
+    public var initialParameters: String?
 
     public init(epochs: Int = 2, steps: Int? = nil, optimizer: OptimizerSettings, schedule: String = "constant",
                 warmupSteps: Int = 0, seed: UInt64 = 0, metricsPath: String? = nil, reuseMemory: Bool = true,
-                evaluationSamples: Int? = nil, checkpointDirectory: String? = nil) {
+                evaluationSamples: Int? = nil, checkpointDirectory: String? = nil, checkpointEvery: Int? = nil,
+                keep: Int? = nil, resume: String? = nil, initialParameters: String? = nil) {
         self.epochs = epochs
         self.steps = steps
         self.optimizer = optimizer
@@ -31,6 +39,10 @@ public struct TrainingConfiguration: Sendable {
         self.reuseMemory = reuseMemory
         self.evaluationSamples = evaluationSamples
         self.checkpointDirectory = checkpointDirectory
+        self.checkpointEvery = checkpointEvery
+        self.keep = keep
+        self.resume = resume
+        self.initialParameters = initialParameters
     }
 }
 

@@ -50,7 +50,33 @@ public final class TrainingJob {
         let network = Network<Float>(partition: partition, plan: plan, communicator: comm, seed: configuration.seed,
                                      optimizerStates: states, reuseMemory: configuration.reuseMemory)
         trainer = try Trainer(network: network, data: data, configuration: configuration)
+        if let path = configuration.resume {
+            let checkpoint = try CheckpointReader.resume(path)
+            if let state = checkpoint.state {
+                guard state.optimizer.kind == configuration.optimizer.kind else {
+                    throw CheckpointError(file: (checkpoint.folder ?? path) + "/state.json",
+                                          "written with optimizer \(state.optimizer.kind.rawValue), this run uses \(configuration.optimizer.kind.rawValue) (--optimizer)")
+                }
+                guard state.batch == model.batch else {
+                    throw CheckpointError(file: (checkpoint.folder ?? path) + "/state.json",
+                                          "written with batch \(state.batch), this run has \(model.batch) (--batch): the data order would not continue")
+                }
+            }
+            try checkpoint.check(against: network, model: model, optimizer: configuration.optimizer)
+            network.load(checkpoint, optimizer: configuration.optimizer)
+            if let state = checkpoint.state {
+                trainer.start = (state.step, state.epoch, state.stepInEpoch)
+                resumedFrom = (checkpoint.folder ?? path, state)
+            }
+        } else if let path = configuration.initialParameters {
+            let parameters = try CheckpointReader.parameters(path)
+            try parameters.check(against: network, model: model, optimizer: nil)
+            network.load(parameters, optimizer: nil)
+        }
     }
+
+    /// The checkpoint this run continues, if any.
+    public private(set) var resumedFrom: (folder: String, state: CheckpointState)?
 
     /// Rank 0's opening lines: model, data, grids, memory.
     public func describe() -> [String] {
@@ -58,6 +84,9 @@ public final class TrainingJob {
         let ranks = communicator.size
         lines.append("distconv train: \(model.name) (\(model.source)) on \(ranks) rank\(ranks == 1 ? "" : "s"), batch \(model.batch), \(trainer.totalSteps) steps (\(trainer.stepsPerEpoch) per epoch)")
         if let note { lines.append(note) }
+        if let (folder, state) = resumedFrom {
+            lines.append("resuming \(folder): step \(state.step) (epoch \(state.epoch + 1), step \(state.stepInEpoch) of it), written on \(state.ranks) rank\(state.ranks == 1 ? "" : "s")")
+        }
         lines.append("data: \(data.train.name), \(data.train.count) train / \(data.test.count) test samples")
         var groups: [(String, [String])] = []
         for op in model.ops {
