@@ -3,7 +3,9 @@ import Geometry
 // im2col / col2im on a shard: the patch matrix of one group of one image for a band of
 // output rows. Column matrix `col` is [patchSize][rows.count * pitch], row index
 // (c*KH + kh)*KW + kw, column index (oy - rows.lowerBound)*pitch + (ox - ox0), where the
-// pitch is `colPitch` (the output width, or the local input width at stride 1).
+// pitch is `colPitch` (the output width, or the local input width at stride 1). im2col
+// can write it as the columns of a wider matrix (leading dimension `ld`), so several
+// images' patch matrices sit side by side for one GEMM.
 // Global input row iy = oy*sh - ph + kh*dh is read from local row iy - inputRows.lower
 // when 0 <= iy < H, and is zero padding otherwise (padding only at the global border).
 
@@ -17,16 +19,17 @@ func colPitch(_ g: Conv2DGeometry, _ s: SpatialShard) -> Int {
 }
 
 /// Fills `col` with the patches of `channels` channels starting at `x` (a local input
-/// plane stack, `shard.inputPlane` apart) for global output rows `rows`.
+/// plane stack, `shard.inputPlane` apart) for global output rows `rows`; patch-matrix
+/// rows are `ld` apart (by default `rows.count * pitch`, the matrix alone).
 @inline(__always)
 func im2col<T: GEMMScalar>(
     _ g: Conv2DGeometry, _ s: SpatialShard, x: UnsafePointer<T>, channels: Int, rows: Range<Int>,
-    col: UnsafeMutablePointer<T>
+    col: UnsafeMutablePointer<T>, ld: Int? = nil
 ) {
     let inW = s.inputCols.count, inPlane = s.inputPlane
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
     let pitch = colPitch(g, s)
-    let cols = rows.count * pitch
+    let cols = ld ?? rows.count * pitch
     let sw = g.strideW
     // Stride 1 on both axes, pitch = local input width: a band's rows for one (c, kh, kw)
     // are one contiguous run of the input, copied at once (then the padding columns,

@@ -5,6 +5,7 @@ import Geometry
 // N = batch (local), C = channels; x [N, C, inputRows, inputCols], y [N, C, outputRows, outputCols].
 // Window of output (oy, ox): input rows oy*sh - ph ..< oy*sh - ph + KH (columns alike),
 // clipped to the global tensor; padding never wins a max and adds zero to an average.
+// Shards whose windows all lie inside the tensor take the loops of PoolingInterior.swift.
 
 /// Pooling shapes over a whole tensor. `coverAll` is Chainer's option: the output size
 /// rounds up so the last partial window counts (`windowOutputLength(coverAll:)`).
@@ -135,6 +136,10 @@ public func maxpool2d_forward<T: GEMMScalar>(
 ) {
     g.check(s, batch: n, x: x.count, y: y.count)
     precondition(argmax.count == y.count, "\(g.layer): argmax holds \(argmax.count), expected \(y.count)")
+    if g.windowsInside(s), let xp = x.baseAddress, let yp = y.baseAddress, let ap = argmax.baseAddress {
+        maxpoolInside(g, s, planes: n * g.channels, x: xp, y: yp, argmax: ap)
+        return
+    }
     let inW = s.inputCols.count, inPlane = s.inputPlane, outPlane = s.outputPlane
     g.forEachWindow(s, planes: n * g.channels) { plane, o, _, _, rows, cols in
         var best = -T.infinity
@@ -160,11 +165,15 @@ public func maxpool2d_backward<T: GEMMScalar>(
     g.check(s, batch: n, x: dx.count, y: dy.count)
     precondition(argmax.count == dy.count, "\(g.layer): argmax holds \(argmax.count), expected \(dy.count)")
     dx.update(repeating: 0)
+    guard let dxp = dx.baseAddress, let dyp = dy.baseAddress, let ap = argmax.baseAddress else { return }
     let inPlane = s.inputPlane, outPlane = s.outputPlane
     for plane in 0..<(n * g.channels) {
-        for o in 0..<outPlane {
-            let at = Int(argmax[plane * outPlane + o])
-            if at >= 0 { dx[plane * inPlane + at] += dy[plane * outPlane + o] }
+        let dxPlane = dxp + plane * inPlane, dyPlane = dyp + plane * outPlane, aPlane = ap + plane * outPlane
+        var o = 0
+        while o < outPlane {
+            let at = Int(aPlane[o])
+            if at >= 0 { dxPlane[at] += dyPlane[o] }
+            o &+= 1
         }
     }
 }
@@ -176,6 +185,10 @@ public func avgpool2d_forward<T: GEMMScalar>(
     _ g: Pool2DGeometry, _ s: SpatialShard, batch n: Int, x: UnsafeBufferPointer<T>, y: UnsafeMutableBufferPointer<T>
 ) {
     g.check(s, batch: n, x: x.count, y: y.count)
+    if g.windowsInside(s), let xp = x.baseAddress, let yp = y.baseAddress {
+        avgpoolInside(g, s, planes: n * g.channels, x: xp, y: yp)
+        return
+    }
     let inW = s.inputCols.count, inPlane = s.inputPlane, outPlane = s.outputPlane
     g.forEachWindow(s, planes: n * g.channels) { plane, o, y0, x0, rows, cols in
         var sum: T = 0
@@ -194,6 +207,10 @@ public func avgpool2d_backward<T: GEMMScalar>(
 ) {
     g.check(s, batch: n, x: dx.count, y: dy.count)
     dx.update(repeating: 0)
+    if g.windowsInside(s), let dyp = dy.baseAddress, let dxp = dx.baseAddress {
+        avgpoolBackwardInside(g, s, planes: n * g.channels, dy: dyp, dx: dxp)
+        return
+    }
     let inW = s.inputCols.count, inPlane = s.inputPlane, outPlane = s.outputPlane
     g.forEachWindow(s, planes: n * g.channels) { plane, o, y0, x0, rows, cols in
         let v = dy[plane * outPlane + o] / T(g.divisor(y0: y0, x0: x0))

@@ -43,18 +43,9 @@ import TestSupport
     }
 
     @Test func labelsThatDoNotMatchTheImages() throws {
-        func npy(_ path: String, descr: String, shape: [Int], bytes: Int) {
-            var text = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", ")),), }"
-            while (10 + text.utf8.count + 1) % 64 != 0 { text += " " }
-            text += "\n"
-            var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(text.utf8.count % 256), UInt8(text.utf8.count / 256)])
-            data.append(Data(text.utf8))
-            data.append(Data(count: bytes))
-            FileManager.default.createFile(atPath: path, contents: data)
-        }
         let images = Self.temporary("images.npy"), labels = Self.temporary("labels.npy")
-        npy(images, descr: "|u1", shape: [20, 28, 28], bytes: 20 * 28 * 28)
-        npy(labels, descr: "<i8", shape: [19], bytes: 19 * 8)
+        Fixtures.npy(images, descr: "|u1", shape: [20, 28, 28], body: Data(count: 20 * 28 * 28))
+        Fixtures.npy(labels, descr: "<i8", shape: [19], body: Data(count: 19 * 8))
         let line = try Self.failing(["--data-npy", images, labels, "--batch", "4"])
         #expect(line.contains("labels") && line.contains("19") && line.contains("20"), "\(line)")
     }

@@ -45,9 +45,12 @@ public struct CheckpointWriter: Sendable {
         }
         func path(_ name: String) -> String { (temporary as NSString).appendingPathComponent(name) }
         try AtomicFile.writeSynced(Safetensors.encode(model, metadata: metadata), to: path("model.safetensors"))
+        Self.pauseForTests()
         try AtomicFile.writeSynced(Safetensors.encode(optimizer, metadata: metadata), to: path("optimizer.safetensors"))
+        Self.pauseForTests()
         try AtomicFile.writeSynced(state.encoded(), to: path("state.json"))
         AtomicFile.syncDirectory(temporary)
+        Self.pauseForTests()
         if files.fileExists(atPath: final) {
             // The same step written again (a resumed run): swap, then drop the old one.
             let old = (directory as NSString).appendingPathComponent(".\(Self.folderName(step: state.step)).old")
@@ -60,6 +63,14 @@ public struct CheckpointWriter: Sendable {
         }
         AtomicFile.syncDirectory(directory)
         if let keep { prune(keep: keep) }
+    }
+
+    /// The crash-safety test widens the moments a write is in progress
+    /// (`DISTCONV_TEST_CHECKPOINT_PAUSE_MS` between its files) so its kills land inside it.
+    static func pauseForTests() {
+        if let ms = ProcessInfo.processInfo.environment["DISTCONV_TEST_CHECKPOINT_PAUSE_MS"].flatMap({ UInt32($0) }) {
+            usleep(ms * 1000)
+        }
     }
 
     /// Removes all but the newest `keep` complete checkpoints.
