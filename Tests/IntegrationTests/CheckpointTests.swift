@@ -177,4 +177,33 @@ import TestSupport
         let r = try runProcess("/usr/bin/env", ["python3", script, distconv] + folders, currentDirectory: packageRoot)
         #expect(r.status == 0 && r.stdout.contains("PASS"), "\(r.stdout)\n\(r.stderr)")
     }
+
+    /// `--init` starts from a parameters file (here a checkpoint's model.safetensors,
+    /// as PyTorch's `save_file(model.state_dict())` would write it): after one step at a
+    /// negligible rate the parameters are the file's.
+    @Test func initStartsFromAParametersFile() throws {
+        let first = Fixtures.folder("first"), second = Fixtures.folder("second")
+        _ = try Self.train(ranks: 2, ["--steps", "5", "--checkpoint-dir", first])
+        let file = "\(first)/\(CheckpointWriter.folderName(step: 5))/model.safetensors"
+        _ = try Self.train(ranks: 4, ["--steps", "1", "--lr", "1e-30", "--init", file, "--checkpoint-dir", second])
+        let a = try Safetensors.read(path: file).tensors
+        let b = try Safetensors.read(path: "\(second)/\(CheckpointWriter.folderName(step: 1))/model.safetensors").tensors
+        #expect(a.map(\.name) == b.map(\.name))
+        for (x, y) in zip(a, b) { #expect(x.floats == y.floats, "\(x.name) is not the file's") }
+        // A file of another model's tensors is refused, naming the tensor.
+        let r = try Self.train(ranks: 2, ["--steps", "1", "--init", Self.data.labels.replacingOccurrences(of: "labels.npy", with: "none.safetensors")], expect: 2)
+        #expect(r.stderr.contains("none.safetensors: cannot read the file"), "\(r.stderr)")
+    }
+
+    /// A checkpoint that cannot be written ends the job with one line naming the file.
+    @Test func aFailedWriteEndsTheJob() throws {
+        let blocker = Fixtures.folder("blocked") + "/a-file"
+        FileManager.default.createFile(atPath: blocker, contents: Data("x".utf8))
+        let r = try runMPI(ranks: 2, "distconv",
+                           ["train", "--data-npy", Self.data.images, Self.data.labels, "--batch", "16", "--steps", "2",
+                            "--checkpoint-dir", blocker + "/sub"], timeout: 120)
+        #expect(r.status != 0)
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("distconv: ") }
+        #expect(lines.count == 1 && lines[0].contains(blocker), "\(r.stderr)")
+    }
 }
