@@ -9,31 +9,23 @@
 // y[n, f, oy, ox] = b[f] + sum_{c in group(f), kh, kw} w[f, c, kh, kw] * x[n, c, oy*sh - ph + kh*dh, ox*sw - pw + kw*dw]
 //
 // Work goes in bands of output rows so the patch matrix of a band stays near the core;
-// the workspace size picks the band height (at least one row). When it holds two or
-// more whole images instead, several images share one GEMM
-// (ConvolutionImageGroups.swift). Backward-data is in ConvolutionBackwardData.swift.
+// the workspace size picks the band height (at least one row). Backward-data is in
+// ConvolutionBackwardData.swift.
 
 /// Workspace elements for the convolution kernels on `shard`: a band of about `budget`
 /// elements (never less than one row) for each kernel's im2col form, and for
 /// backward-data at stride 1 the flipped filters of a group and, when the shard's input
-/// is wider than its output, dy re-laid at the input's width. When two or more whole
-/// images fit in `budget`, room for as many as fit, which the kernels run side by side
-/// in one GEMM. The default (2 MB of Float) measured best on the benchmark shapes: bands
-/// of a few rows leave sgemm short panels, and small images (the default model's) run
-/// fastest in groups of about that size.
+/// is wider than its output, dy re-laid at the input's width. The default (2 MB of
+/// Float) measured best on the benchmark shape: bands of a few rows leave sgemm short
+/// panels.
 public func conv2d_workspace_count(_ g: Conv2DGeometry, _ shard: SpatialShard, budget: Int = 1 << 19) -> Int {
     let forward = forwardRowCost(g, shard)
     guard forward > 0 else { return 0 }
     let rows = Swift.max(1, Swift.min(shard.outputRows.count, budget / forward))
     var count = rows * forward
-    let perImage = imageGroupCost(g, shard)
-    if let fit = imagesThatFit(perImage: perImage, available: budget) { count = Swift.max(count, fit * perImage) }
     if let t = transposedPlan(g, shard) {
         let tRows = Swift.max(1, Swift.min(shard.inputRows.count, budget / t.rowCost))
         count = Swift.max(count, t.fixed + tRows * t.rowCost)
-        if let fit = imagesThatFit(perImage: t.imageCost, available: budget - t.fixed) {
-            count = Swift.max(count, t.fixed + fit * t.imageCost)
-        }
     }
     return count
 }
@@ -50,23 +42,14 @@ public struct Conv2DBands: Hashable, Sendable {
     /// forward bands.
     public var transposedRows: Int?
     public var transposedPitch: Int
-    /// Whole images whose patch matrices fit side by side for one GEMM of forward and
-    /// backward-filter (`F/G x images*rows*pitch x K`), and of the transposed
-    /// backward-data; 1 when they run in bands of one image. A batch of n runs in
-    /// ceil(n / images) groups of near-equal size.
-    public var images: Int
-    public var transposedImages: Int
 }
 
 /// The bands `conv2d_*` use with a workspace of `workspace` elements.
 public func conv2d_bands(_ g: Conv2DGeometry, _ s: SpatialShard, workspace: Int) -> Conv2DBands {
     var bands = Conv2DBands(forwardRows: bandRows(g, s, workspace), forwardPitch: colPitch(g, s),
-                            transposedRows: nil, transposedPitch: s.inputCols.count,
-                            images: imagesThatFit(perImage: imageGroupCost(g, s), available: workspace) ?? 1,
-                            transposedImages: 1)
+                            transposedRows: nil, transposedPitch: s.inputCols.count)
     if let t = transposedPlan(g, s), workspace >= t.fixed + t.rowCost {
         bands.transposedRows = Swift.max(1, Swift.min(s.inputRows.count, (workspace - t.fixed) / t.rowCost))
-        bands.transposedImages = imagesThatFit(perImage: t.imageCost, available: workspace - t.fixed) ?? 1
     }
     return bands
 }
@@ -135,10 +118,6 @@ public func conv2d_forward<T: GEMMScalar>(
     // An empty local input (outputs that read only padding) may have no address; im2col
     // never reads it then, so any valid pointer stands in.
     let xp = x.baseAddress ?? UnsafePointer(col)
-    if let m = imagesPerGroup(batch: n, fit: imagesThatFit(perImage: imageGroupCost(g, s), available: workspace.count)) {
-        forwardImageGroups(g, s, batch: n, block: block, images: m, x: xp, w: wp, bias: b, y: yp, col: col)
-        return
-    }
     let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
     let band = bandRows(g, s, workspace.count), pitch = colPitch(g, s)
     for img in 0..<n {
@@ -191,10 +170,6 @@ public func conv2d_backward_filter<T: GEMMScalar>(
     guard n > 0, s.outputPlane > 0, block.count > 0 else { return }
     guard let dyp = dy.baseAddress, let dwp = dw.baseAddress, let col = workspace.baseAddress else { return }
     let xp = x.baseAddress ?? UnsafePointer(col)   // empty input: see conv2d_forward
-    if let m = imagesPerGroup(batch: n, fit: imagesThatFit(perImage: imageGroupCost(g, s), available: workspace.count)) {
-        backwardFilterImageGroups(g, s, batch: n, block: block, images: m, x: xp, dy: dyp, dw: dwp, col: col)
-        return
-    }
     let k = g.patchSize, outW = s.outputCols.count, outPlane = s.outputPlane, f = block.count
     let band = bandRows(g, s, workspace.count), pitch = colPitch(g, s)
     for img in 0..<n {

@@ -8,8 +8,6 @@
 //   w'[c, f, kh', kw'] = w[f, c, KH-1-kh', KW-1-kw'] and padding (KH-1)*dh - ph, shifted
 //   by the halo; so it runs as im2col + GEMM of the forward's shape;
 // - otherwise: dcol = w^T * dy (GEMM), then col2im adds dcol into dx.
-// The stride-1 form runs several whole images per GEMM when the workspace holds them
-// (ConvolutionImageGroups.swift), else bands of dx rows of one image.
 
 /// Elements of one group's flipped filters: `C/G * F/G * KH * KW`.
 func flippedFilterCount(_ g: Conv2DGeometry) -> Int {
@@ -28,9 +26,6 @@ struct TransposedPlan {
     var fixed: Int
     /// Workspace per dx row of a band.
     var rowCost: Int
-    /// Workspace per image over image groups (ConvolutionImageGroups.swift): its patch
-    /// matrix and the GEMM's dx share, after `fixed`.
-    var imageCost: Int
 }
 
 func transposedPlan(_ g: Conv2DGeometry, _ s: SpatialShard) -> TransposedPlan? {
@@ -50,40 +45,7 @@ func transposedPlan(_ g: Conv2DGeometry, _ s: SpatialShard) -> TransposedPlan? {
     let rowCost = g.groupOutChannels * g.kernelHeight * g.kernelWidth * inW
     guard colPitch(t, ts) == inW, rowCost > 0 else { return nil }
     let fixed = flippedFilterCount(g) + (repitch ? g.groupOutChannels * outH * inW : 0)
-    let imageCost = (g.groupOutChannels * g.kernelHeight * g.kernelWidth + g.groupInChannels) * s.inputPlane
-    return TransposedPlan(t: t, ts: ts, repitch: repitch, fixed: fixed, rowCost: rowCost, imageCost: imageCost)
-}
-
-/// Writes one group's flipped and transposed filters for the block-local output
-/// channels `local`: w'_g[c, (f', kh', kw')] = w[f, c, KH-1-kh', KW-1-kw'].
-@inline(__always)
-func flipFilters<T: GEMMScalar>(_ g: Conv2DGeometry, _ local: Range<Int>, w: UnsafePointer<T>, into wt: UnsafeMutablePointer<T>) {
-    let taps = g.kernelHeight * g.kernelWidth, kt = local.count * taps
-    for c in 0..<g.groupInChannels {
-        for fl in 0..<local.count {
-            let src = w + (local.lowerBound + fl) * g.patchSize + c * taps
-            let dst = wt + c * kt + fl * taps
-            for tap in 0..<taps { dst[tap] = src[taps - 1 - tap] }
-        }
-    }
-}
-
-/// One image's dy planes for `channels` channels as the transposed convolution reads
-/// them: `src` itself, or when the plan re-lays dy, a copy in `scratch` at dx's width
-/// (zeros past the output width).
-@inline(__always)
-func relaidDy<T: GEMMScalar>(
-    _ g: Conv2DGeometry, _ s: SpatialShard, _ plan: TransposedPlan, _ src: UnsafePointer<T>, channels: Int,
-    scratch: UnsafeMutablePointer<T>
-) -> UnsafePointer<T> {
-    guard plan.repitch else { return src }
-    let inW = s.inputCols.count, outW = s.outputCols.count
-    for row in 0..<(channels * s.outputRows.count) {
-        let dst = scratch + row * inW
-        dst.update(from: src + row * outW, count: outW)
-        (dst + outW).update(repeating: 0, count: inW - outW)
-    }
-    return UnsafePointer(scratch)
+    return TransposedPlan(t: t, ts: ts, repitch: repitch, fixed: fixed, rowCost: rowCost)
 }
 
 /// Gradient with respect to the shard's local input (halo included): overwrites `dx`
@@ -110,21 +72,29 @@ public func conv2d_backward_data<T: GEMMScalar>(
         // Groups the block misses get no gradient; the GEMMs overwrite the others.
         if block != 0..<g.outChannels { dxp.update(repeating: 0, count: dx.count) }
         let wt = ws, dyRelaid = ws + flippedFilterCount(g), col = ws + plan.fixed
-        let fit = imagesThatFit(perImage: plan.imageCost, available: workspace.count - plan.fixed)
-        if let m = imagesPerGroup(batch: n, fit: fit) {
-            backwardDataImageGroups(g, s, plan, batch: n, block: block, images: m, dy: dyp, w: wp, dx: dxp,
-                                    wt: wt, dyRelaid: dyRelaid, col: col)
-            return
-        }
         let band = Swift.max(1, Swift.min(s.inputRows.count, (workspace.count - plan.fixed) / plan.rowCost))
-        let cg = g.groupInChannels, inW = s.inputCols.count
+        let cg = g.groupInChannels, inW = s.inputCols.count, outW = s.outputCols.count
         let outPlane = s.outputPlane, f = block.count
         forEachGroup(g, block) { group, local in
-            flipFilters(g, local, w: wp, into: wt)
+            // w'_g[c, (f', kh', kw')] = w[f, c, KH-1-kh', KW-1-kw'] for the block's f in this group.
             let kt = local.count * taps
+            for c in 0..<cg {
+                for fl in 0..<local.count {
+                    let src = wp + (local.lowerBound + fl) * g.patchSize + c * taps
+                    let dst = wt + c * kt + fl * taps
+                    for tap in 0..<taps { dst[tap] = src[taps - 1 - tap] }
+                }
+            }
             for img in 0..<n {
-                let src = relaidDy(g, s, plan, dyp + (img * f + local.lowerBound) * outPlane,
-                                   channels: local.count, scratch: dyRelaid)
+                var src = dyp + (img * f + local.lowerBound) * outPlane
+                if plan.repitch {
+                    for row in 0..<(local.count * s.outputRows.count) {
+                        let dst = dyRelaid + row * inW
+                        dst.update(from: src + row * outW, count: outW)
+                        (dst + outW).update(repeating: 0, count: inW - outW)
+                    }
+                    src = UnsafePointer(dyRelaid)
+                }
                 for r0 in stride(from: 0, to: s.inputRows.count, by: band) {
                     let rows = r0..<Swift.min(r0 + band, s.inputRows.count)
                     let cols = rows.count * inW

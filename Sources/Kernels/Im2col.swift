@@ -3,9 +3,7 @@ import Geometry
 // im2col / col2im on a shard: the patch matrix of one group of one image for a band of
 // output rows. Column matrix `col` is [patchSize][rows.count * pitch], row index
 // (c*KH + kh)*KW + kw, column index (oy - rows.lowerBound)*pitch + (ox - ox0), where the
-// pitch is `colPitch` (the output width, or the local input width at stride 1). im2col
-// can write it as the columns of a wider matrix (leading dimension `ld`), so several
-// images' patch matrices sit side by side for one GEMM.
+// pitch is `colPitch` (the output width, or the local input width at stride 1).
 // Global input row iy = oy*sh - ph + kh*dh is read from local row iy - inputRows.lower
 // when 0 <= iy < H, and is zero padding otherwise (padding only at the global border).
 
@@ -19,31 +17,33 @@ func colPitch(_ g: Conv2DGeometry, _ s: SpatialShard) -> Int {
 }
 
 /// Fills `col` with the patches of `channels` channels starting at `x` (a local input
-/// plane stack, `shard.inputPlane` apart) for global output rows `rows`; patch-matrix
-/// rows are `ld` apart (by default `rows.count * pitch`, the matrix alone).
+/// plane stack, `shard.inputPlane` apart) for global output rows `rows`.
 @inline(__always)
 func im2col<T: GEMMScalar>(
     _ g: Conv2DGeometry, _ s: SpatialShard, x: UnsafePointer<T>, channels: Int, rows: Range<Int>,
-    col: UnsafeMutablePointer<T>, ld: Int? = nil
+    col: UnsafeMutablePointer<T>
 ) {
     let inW = s.inputCols.count, inPlane = s.inputPlane
     let outW = s.outputCols.count, ox0 = s.outputCols.lowerBound
     let pitch = colPitch(g, s)
-    let cols = ld ?? rows.count * pitch
+    let cols = rows.count * pitch
     let sw = g.strideW
     // Stride 1 on both axes, pitch = local input width: a band's rows for one (c, kh, kw)
     // are one contiguous run of the input, copied at once (then the padding columns,
     // which hold values wrapped around a row end, are zeroed).
     let contiguous = pitch == inW && g.strideH == 1 && sw == 1
-    for c in 0..<channels {
-        for kh in 0..<g.kernelHeight {
-            for kw in 0..<g.kernelWidth {
+    // Taps outside, channels inside: which outputs a tap's input lies in the tensor for
+    // is the same in every channel, and finding out takes divisions (outputsInside),
+    // which at the default model's sizes cost as much as the copies.
+    for kh in 0..<g.kernelHeight {
+        // Output rows whose input row lies in the tensor.
+        let inside = outputsInside(rows, stride: g.strideH, offset: kh * g.dilationH - g.paddingH, length: g.height)
+        for kw in 0..<g.kernelWidth {
+            let offX = kw * g.dilationW - g.paddingW
+            let valid = outputsInside(s.outputCols, stride: sw, offset: offX, length: g.width)
+            for c in 0..<channels {
                 var dst = col + ((c * g.kernelHeight + kh) * g.kernelWidth + kw) * cols
-                let offX = kw * g.dilationW - g.paddingW
-                let valid = outputsInside(s.outputCols, stride: sw, offset: offX, length: g.width)
                 if contiguous {
-                    // Output rows whose input row lies in the tensor.
-                    let inside = outputsInside(rows, stride: g.strideH, offset: kh * g.dilationH - g.paddingH, length: g.height)
                     im2colRun(g, s, x: x + c * inPlane, rows: rows, inRows: inside, kh: kh,
                               offX: offX, valid: valid, pitch: pitch, dst: dst)
                     continue
@@ -156,7 +156,7 @@ private func im2colRun<T: GEMMScalar>(
         return
     }
     let top = (inRows.lowerBound - rows.lowerBound) * pitch
-    dst.update(repeating: 0, count: top)
+    if top > 0 { dst.update(repeating: 0, count: top) }
     let iy = inRows.lowerBound * g.strideH - g.paddingH + kh * g.dilationH
     // From the first valid column of the first row to the last valid of the last row.
     let src = x + (iy - s.inputRows.lowerBound) * pitch + valid.lowerBound + offX - s.inputCols.lowerBound
@@ -172,7 +172,7 @@ private func im2colRun<T: GEMMScalar>(
         }
     }
     let bottom = top + inRows.count * pitch
-    (dst + bottom).update(repeating: 0, count: rows.count * pitch - bottom)
+    if bottom < rows.count * pitch { (dst + bottom).update(repeating: 0, count: rows.count * pitch - bottom) }
 }
 
 /// Zeroes the first `lead` and last `trail` entries of a row: a padding's width, one or

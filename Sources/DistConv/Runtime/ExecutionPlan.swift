@@ -103,6 +103,28 @@ public struct ExecutionPlan: Sendable {
         }
     }
 
+    /// Per buffer, the steps at which some pass touches it: an op's forward reads `x`,
+    /// writes `y` and uses its workspace; its backward reads what it says it reads and
+    /// `dy`, writes `dx`; exchanges read and write at the step of the op they serve. A
+    /// check of the lifetimes the arena relies on.
+    public func uses() -> [String: [Int]] {
+        var out: [String: [Int]] = [:]
+        let f = stepCount / 2
+        func note(_ b: Int?, _ step: Int) { if let b { out[buffers[b].name, default: []].append(step) } }
+        for s in steps {
+            let i = s.index, back = 2 * f - 1 - i
+            note(s.x, i); note(s.y, i); note(s.extra, i); note(s.forwardWorkspace, i)
+            if let e = s.inputExchange { note(e.from, i); note(e.into, i) }
+            if s.loadsData { note(s.x, 0) }
+            guard s.hasBackward else { continue }
+            note(s.dy, back); note(s.dx, back); note(s.backwardWorkspace, back)
+            if s.layer.backwardReadsInput { note(s.x, back) }
+            if s.layer.backwardReadsOutput { note(s.y ?? s.extra, back) }
+            if let e = s.gradientExchange { note(e.from, back); note(e.into, back) }
+        }
+        return out
+    }
+
     /// Elements of persistent storage besides parameters: layers' saved state.
     public var stateCount: Int { steps.reduce(0) { $0 + $1.layer.stateCount } }
     /// Int32 elements of persistent storage: max-pool indices and labels.

@@ -1,0 +1,86 @@
+import DistConv
+import Foundation
+import Geometry
+import Testing
+
+/// The runtime's execution plan, pure (no MPI): which buffers a rank allocates, how big,
+/// and when each is alive. Time: the data op at 0, forward op i at i, its backward at
+/// 2F - 1 - i (F ops), the optimizer at 2F.
+@Suite struct ExecutionPlanTests {
+    static func fashion(ranks: Int, rank: Int, batch: Int = 64) throws -> ExecutionPlan {
+        let file = try ModelFile(json: Data(ModelFile.defaultModelJSON.utf8), source: "fashion-cnn")
+        // As train chooses grids: the file's where they fit, else the spatial policy's.
+        let model = try Model(file: file.resized(batch: batch), source: "fashion-cnn")
+        let partition = try (file.gridsSpan(ranks: ranks) ? try? Partition(model: model, ranks: ranks) : nil)
+            ?? Partition(model: GridPolicy.spatial.apply(to: model, ranks: ranks), ranks: ranks)
+        return try ExecutionPlan(partition: partition, rank: rank)
+    }
+
+    func buffer(_ plan: ExecutionPlan, _ name: String) throws -> ExecutionPlan.Buffer {
+        try #require(plan.buffer(named: name), "no buffer \(name) in \(plan.buffers.map(\.name))")
+    }
+
+    @Test func lifetimesFollowTheirReaders() throws {
+        // fashion-cnn: data 0, conv1 1, relu1 2, pool1 3, conv2 4, relu2 5, pool2 6, fc 7,
+        // loss 8, evaluate 9; F = 10, so op i's backward is at 19 - i.
+        let plan = try Self.fashion(ranks: 4, rank: 1)
+        // The loaded input: from the data op until conv1's backward reads it for dW.
+        #expect(try buffer(plan, "data.raw_output@conv1").lifetime == 0...18)
+        // conv1's output is read by relu1 forward only (ReLU's backward reads its output).
+        #expect(try buffer(plan, "conv1.output").lifetime == 1...2)
+        // relu1's output: read by pool1 (with its halo) and by relu1's own backward.
+        #expect(try buffer(plan, "relu1.output").lifetime == 2...17)
+        // pool2's output feeds fc in place (the same 2x2 blocks) until fc's backward.
+        #expect(try buffer(plan, "pool2.output").lifetime == 6...12)
+        // fc writes partial sums; the loss reads them added up, in a buffer of its own.
+        #expect(try buffer(plan, "fc.output").lifetime == 7...8)
+        #expect(try buffer(plan, "fc.output@loss").lifetime == 8...8)
+        // Gradients live from their first writer to their reader: relu2's output gradient
+        // from pool2's backward (13) to relu2's (14).
+        #expect(try buffer(plan, "relu2.output.grad").lifetime == 13...14)
+        // pool1 reads a halo of relu1 at rank 1's block border, so relu1's output has a
+        // second buffer over pool1's input rect and the reverse halo a gradient one.
+        let partition = try Partition(model: GridPolicy.spatial.apply(to: Model(json: Data(ModelFile.defaultModelJSON.utf8),
+                                                                                  source: "m"), ranks: 4), ranks: 4)
+        let pool1 = partition.op("pool1")
+        #expect(plan.buffer(named: "relu1.output@pool1")?.count == pool1.distInput?[1].volume
+                || pool1.distInput?[1] == partition.tensor("relu1.output").write[1])
+    }
+
+    @Test func aLayoutChangeGetsTwoBuffersNotTheirBoundingBox() throws {
+        // VGG-19 on 4 ranks: pool5 writes 2x2 spatial blocks, flatten reads batch quarters.
+        let g = try GraphFixtures.vgg(GraphImportOptions(batch: 8, imageSize: 64))
+        let model = try GridPolicy.spatial.apply(to: g.model, ranks: 4)
+        let partition = try Partition(model: model, ranks: 4)
+        let plan = try ExecutionPlan(partition: partition, rank: 0)
+        let pool5 = partition.op("pool5")
+        let written = try buffer(plan, "pool5.output")
+        let read = try buffer(plan, "pool5.output@flatten1")
+        #expect(written.count == pool5.distResult[0].volume)          // [8, 512, 1, 1] of [8, 512, 2, 2]
+        #expect(read.count == partition.op("flatten1").distInput?[0].volume)  // [2, 512, 2, 2]
+        let whole = Rect(shape: partition.tensor("pool5.output").dim).volume
+        #expect(written.count + read.count < whole, "two buffers \(written.count) + \(read.count), whole \(whole)")
+    }
+
+    @Test func replicasAllocateWhatTheirPrimaryDoes() throws {
+        // Batch 2 on 4 ranks: the loss runs on 2 ranks, replicated on 2 and 3.
+        let p0 = try Self.fashion(ranks: 4, rank: 0, batch: 2), p2 = try Self.fashion(ranks: 4, rank: 2, batch: 2)
+        #expect(p0.buffer(named: "loss.probability")?.count == p2.buffer(named: "loss.probability")?.count)
+        #expect(p0.buffer(named: "loss.probability")?.count == 10)
+    }
+
+    @Test func everyBufferIsAliveWhenItsStepRuns() throws {
+        // Each op's buffers, as the network binds them, are alive at the op's steps.
+        for ranks in [1, 2, 3, 4] {
+            for rank in 0..<ranks {
+                let plan = try Self.fashion(ranks: ranks, rank: rank)
+                for (name, uses) in plan.uses() {
+                    let b = try buffer(plan, name)
+                    for step in uses {
+                        #expect(b.lifetime.contains(step), "\(ranks) ranks, rank \(rank): \(name) used at \(step), alive \(b.lifetime)")
+                    }
+                }
+            }
+        }
+    }
+}
