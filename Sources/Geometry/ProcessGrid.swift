@@ -13,7 +13,7 @@ public struct ProcessGrid: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A grid of one part per dimension (everything on one rank, or replicated).
-    public static func single(rank: Int) -> ProcessGrid { ProcessGrid(shape: Array(repeating: 1, count: rank)) }
+    public static func single(dimensions: Int) -> ProcessGrid { ProcessGrid(shape: Array(repeating: 1, count: dimensions)) }
 
     /// Number of ranks the grid spans.
     public var count: Int { shape.reduce(1, *) }

@@ -1,13 +1,13 @@
 extension Rect {
-    /// The points in both rects; empty (of the same rank) when they are disjoint.
+    /// The points in both rects; empty (with as many dimensions) when they are disjoint.
     ///
     /// The origin of an empty intersection is the clamped start, so it still says where
     /// the rects would have met; only `isEmpty` and `volume` should be relied on then.
     public func intersection(_ other: Rect) -> Rect {
-        precondition(rank == other.rank, "intersecting rank-\(rank) \(self) with rank-\(other.rank) \(other)")
-        var o = [Int](repeating: 0, count: rank)
-        var s = [Int](repeating: 0, count: rank)
-        for d in 0..<rank {
+        precondition(dimensions == other.dimensions, "intersecting \(dimensions)-D \(self) with \(other.dimensions)-D \(other)")
+        var o = [Int](repeating: 0, count: dimensions)
+        var s = [Int](repeating: 0, count: dimensions)
+        for d in 0..<dimensions {
             let lo = Swift.max(origin[d], other.origin[d])
             let hi = Swift.min(origin[d] + size[d], other.origin[d] + other.size[d])
             o[d] = lo
@@ -22,9 +22,9 @@ extension Rect {
     /// True when every point of `other` is in `self`. The empty rect is contained in
     /// every rect.
     public func contains(_ other: Rect) -> Bool {
-        precondition(rank == other.rank, "rank-\(rank) \(self) vs rank-\(other.rank) \(other)")
+        precondition(dimensions == other.dimensions, "\(dimensions)-D \(self) vs \(other.dimensions)-D \(other)")
         if other.isEmpty { return true }
-        for d in 0..<rank where other.origin[d] < origin[d] || other.origin[d] + other.size[d] > origin[d] + size[d] {
+        for d in 0..<dimensions where other.origin[d] < origin[d] || other.origin[d] + other.size[d] > origin[d] + size[d] {
             return false
         }
         return true
@@ -32,14 +32,14 @@ extension Rect {
 
     /// True when the point lies in the rect.
     public func contains(point p: [Int]) -> Bool {
-        precondition(p.count == rank, "point \(p) has rank \(p.count), rect \(self) has \(rank)")
-        for d in 0..<rank where p[d] < origin[d] || p[d] >= origin[d] + size[d] { return false }
+        precondition(p.count == dimensions, "point \(p) has \(p.count) dimensions, rect \(self) has \(dimensions)")
+        for d in 0..<dimensions where p[d] < origin[d] || p[d] >= origin[d] + size[d] { return false }
         return true
     }
 
     /// The smallest rect containing both. An empty operand does not widen the result.
     public func union(_ other: Rect) -> Rect {
-        precondition(rank == other.rank, "rank-\(rank) \(self) vs rank-\(other.rank) \(other)")
+        precondition(dimensions == other.dimensions, "\(dimensions)-D \(self) vs \(other.dimensions)-D \(other)")
         if other.isEmpty { return self }
         if isEmpty { return other }
         let lo = zip(origin, other.origin).map { Swift.min($0, $1) }
@@ -56,7 +56,7 @@ extension Rect {
 
     /// The rect moved by `offset` per dimension.
     public func shifted(by offset: [Int]) -> Rect {
-        precondition(offset.count == rank, "offset \(offset) for rank-\(rank) \(self)")
+        precondition(offset.count == dimensions, "offset \(offset) for \(dimensions)-D \(self)")
         return Rect(origin: zip(origin, offset).map { $0 + $1 }, size: size)
     }
 
@@ -67,7 +67,7 @@ extension Rect {
     /// a contiguous buffer that stores exactly this rect.
     public func linearIndex(of p: [Int]) -> Int {
         var index = 0
-        for d in 0..<rank { index = index * size[d] + (p[d] - origin[d]) }
+        for d in 0..<dimensions { index = index * size[d] + (p[d] - origin[d]) }
         return index
     }
 }

@@ -1,5 +1,5 @@
 /// The points of a rect in row-major order (last dimension fastest), each a global
-/// coordinate. An empty rect yields nothing; a rank-0 rect yields one empty point.
+/// coordinate. An empty rect yields nothing; a 0-dimensional rect yields one empty point.
 public struct RectPoints: Sequence, IteratorProtocol {
     private let rect: Rect
     private var next_: [Int]?
@@ -12,7 +12,7 @@ public struct RectPoints: Sequence, IteratorProtocol {
     public mutating func next() -> [Int]? {
         guard let current = next_ else { return nil }
         var p = current
-        var d = rect.rank - 1
+        var d = rect.dimensions - 1
         while d >= 0 {
             p[d] += 1
             if p[d] < rect.origin[d] + rect.size[d] { break }

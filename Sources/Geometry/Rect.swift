@@ -25,13 +25,13 @@ public struct Rect: Hashable, Sendable {
         self.init(origin: Array(repeating: 0, count: shape.count), size: shape)
     }
 
-    /// The empty rect of a rank, at the origin.
-    public static func empty(rank: Int) -> Rect {
-        Rect(origin: Array(repeating: 0, count: rank), size: Array(repeating: 0, count: rank))
+    /// The empty rect of `dimensions` dimensions, at the origin.
+    public static func empty(dimensions: Int) -> Rect {
+        Rect(origin: Array(repeating: 0, count: dimensions), size: Array(repeating: 0, count: dimensions))
     }
 
-    /// Number of dimensions.
-    public var rank: Int { origin.count }
+    /// Number of dimensions (not an MPI rank: ranks are processes everywhere else).
+    public var dimensions: Int { origin.count }
 
     /// One past the last coordinate, per dimension.
     public var end: [Int] { zip(origin, size).map { $0 + $1 } }
@@ -39,7 +39,7 @@ public struct Rect: Hashable, Sendable {
     /// True when the rect holds no point.
     public var isEmpty: Bool { size.contains { $0 <= 0 } }
 
-    /// Number of points; zero when empty. A rank-0 rect holds one point.
+    /// Number of points; zero when empty. A 0-dimensional rect holds one point.
     public var volume: Int { size.reduce(1, *) }
 
     /// The half-open range of dimension `d`.

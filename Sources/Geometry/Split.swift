@@ -16,11 +16,11 @@ extension Rect {
     /// The block at `coordinates` when every dimension `d` is split into `parts[d]`
     /// parts by `blockRange`.
     public func block(parts: [Int], at coordinates: [Int]) -> Rect {
-        precondition(parts.count == rank && coordinates.count == rank,
-                     "block \(coordinates) of grid \(parts) for rank-\(rank) \(self)")
+        precondition(parts.count == dimensions && coordinates.count == dimensions,
+                     "block \(coordinates) of grid \(parts) for \(dimensions)-D \(self)")
         var o = origin
         var s = size
-        for d in 0..<rank {
+        for d in 0..<dimensions {
             let r = blockRange(length: size[d], parts: parts[d], index: coordinates[d])
             o[d] = origin[d] + r.lowerBound
             s[d] = r.count

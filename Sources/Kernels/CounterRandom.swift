@@ -30,7 +30,7 @@ public enum CounterRandom {
 /// whole tensor.
 func forEachRun(shape: [Int], rect: Rect, _ body: (Int, Int, Int) -> Void) {
     let rank = shape.count
-    precondition(rect.rank == rank && Rect(shape: shape).contains(rect), "rect \(rect) outside tensor \(shape)")
+    precondition(rect.dimensions == rank && Rect(shape: shape).contains(rect), "rect \(rect) outside tensor \(shape)")
     guard !rect.isEmpty else { return }
     if rank == 0 { body(0, 0, 1); return }
     let run = rect.size[rank - 1]

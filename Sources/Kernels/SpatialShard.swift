@@ -23,10 +23,10 @@ public struct SpatialShard: Hashable, Sendable {
 
     /// A shard from NCHW (or HW) rects: the last two dimensions are rows and columns.
     public init(input: Rect, output: Rect) {
-        precondition(input.rank >= 2 && output.rank >= 2, "shard rects \(input), \(output) need rank 2 or more")
+        precondition(input.dimensions >= 2 && output.dimensions >= 2, "shard rects \(input), \(output) need 2 dimensions or more")
         self.init(
-            inputRows: input.range(input.rank - 2), inputCols: input.range(input.rank - 1),
-            outputRows: output.range(output.rank - 2), outputCols: output.range(output.rank - 1))
+            inputRows: input.range(input.dimensions - 2), inputCols: input.range(input.dimensions - 1),
+            outputRows: output.range(output.dimensions - 2), outputCols: output.range(output.dimensions - 1))
     }
 
     /// The whole tensor: input `height x width`, output `outputHeight x outputWidth`.

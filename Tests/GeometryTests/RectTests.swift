@@ -70,7 +70,7 @@ func pointSet(_ r: Rect) -> Set<[Int]> { Set(r.points) }
                     #expect(u.end[d] == max(a.end[d], b.end[d]))
                 }
             }
-            #expect(Rect.bounding([a, b]) ?? Rect.empty(rank: rank) == (a.isEmpty && b.isEmpty ? Rect.empty(rank: rank) : u))
+            #expect(Rect.bounding([a, b]) ?? Rect.empty(dimensions: rank) == (a.isEmpty && b.isEmpty ? Rect.empty(dimensions: rank) : u))
         }
     }
 

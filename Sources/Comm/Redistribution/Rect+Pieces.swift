@@ -17,7 +17,7 @@ extension Rect {
         if cut.isEmpty { return [self] }
         var pieces: [Rect] = []
         var rest = self
-        for d in 0..<rank {
+        for d in 0..<dimensions {
             if cut.origin[d] > rest.origin[d] {
                 var below = rest
                 below.size[d] = cut.origin[d] - rest.origin[d]

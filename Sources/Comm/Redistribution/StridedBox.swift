@@ -50,7 +50,7 @@ struct StridedBox: Hashable, Sendable {
         destinationOffset = destinationBase + destinationFrame.linearIndex(of: piece.origin)
 
         var dims: [(n: Int, s: Int, d: Int)] = []
-        for k in 0..<piece.rank where piece.size[k] > 1 {
+        for k in 0..<piece.dimensions where piece.size[k] > 1 {
             dims.append((piece.size[k], sourceStrides[k], destinationStrides[k]))
         }
         // Inner dimensions stored whole on both sides extend the contiguous run.

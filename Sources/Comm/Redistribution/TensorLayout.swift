@@ -32,10 +32,10 @@ public struct TensorLayout: Hashable, Sendable {
             "layout has \(write.count) write rects but \(read.count) read rects")
         let whole = Rect(shape: shape)
         func normalized(_ rect: Rect?, _ kind: String, _ r: Int) -> Rect {
-            guard let rect, !rect.isEmpty else { return Rect.empty(rank: shape.count) }
+            guard let rect, !rect.isEmpty else { return Rect.empty(dimensions: shape.count) }
             precondition(
-                rect.rank == shape.count,
-                "\(kind) rect \(rect) of rank \(r) has rank \(rect.rank), tensor \(shape) has \(shape.count)")
+                rect.dimensions == shape.count,
+                "\(kind) rect \(rect) of rank \(r) has \(rect.dimensions) dimensions, tensor \(shape) has \(shape.count)")
             precondition(whole.contains(rect), "\(kind) rect \(rect) of rank \(r) leaves tensor \(shape)")
             return rect
         }
@@ -57,6 +57,6 @@ public struct TensorLayout: Hashable, Sendable {
     /// Empty for a rank that holds nothing.
     public func storage(rank r: Int) -> Rect {
         precondition(r >= 0 && r < ranks, "rank \(r) outside layout of \(ranks) ranks")
-        return Rect.bounding([write[r], read[r]]) ?? Rect.empty(rank: shape.count)
+        return Rect.bounding([write[r], read[r]]) ?? Rect.empty(dimensions: shape.count)
     }
 }

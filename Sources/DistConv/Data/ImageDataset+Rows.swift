@@ -11,7 +11,7 @@ extension ImageDataset {
     ) {
         let shape = imageShape
         let (channels, height, width) = (shape[0], shape[1], shape[2])
-        precondition(region.rank == 4, "\(name): region \(region) is not 4-D [N, C, H, W]")
+        precondition(region.dimensions == 4, "\(name): region \(region) is not 4-D [N, C, H, W]")
         precondition(
             bufferCount == region.volume,
             "\(name): buffer holds \(bufferCount) values, region \(region) has \(region.volume)")

@@ -42,7 +42,7 @@ extension PartitionBuilder {
             } else if losses.contains(name) {
                 // The loss's own gradient is the seed 1, applied inside the loss's backward:
                 // no rank stores it.
-                let empty = Rect.empty(rank: t.dim.count)
+                let empty = Rect.empty(dimensions: t.dim.count)
                 grad = TensorPartition(name: "\(name).grad", dim: t.dim, role: .gradient,
                                     read: Array(repeating: empty, count: ranks),
                                     write: Array(repeating: empty, count: ranks), isPartialSum: false)
@@ -52,7 +52,7 @@ extension PartitionBuilder {
                 grad = TensorPartition(name: "\(name).grad", dim: t.dim, role: .gradient,
                                     read: t.write, write: t.read, isPartialSum: false)
             }
-            let zeroed = grad.write.map { $0 ?? Rect.empty(rank: t.dim.count) }
+            let zeroed = grad.write.map { $0 ?? Rect.empty(dimensions: t.dim.count) }
             ops.append(OpPartition(
                 name: "\(grad.name).set_zero", phase: .zeroGradient, forwardOp: nil, resultDim: t.dim,
                 distInput: nil, distFilters: nil, distResult: zeroed, reads: [],
@@ -91,7 +91,7 @@ extension PartitionBuilder {
 
         for name in gradients where layout(name).role == .parameter {
             let t = layout(name)
-            let rects = t.read.map { $0 ?? Rect.empty(rank: t.dim.count) }
+            let rects = t.read.map { $0 ?? Rect.empty(dimensions: t.dim.count) }
             ops.append(OpPartition(
                 name: "update_\(name)", phase: .update, forwardOp: nil, resultDim: t.dim,
                 distInput: nil, distFilters: nil, distResult: rects,

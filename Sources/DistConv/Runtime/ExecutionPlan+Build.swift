@@ -67,7 +67,7 @@ struct PlanBuilder {
     }
 
     func rects(_ access: OpPartition.Access?) -> [Rect] {
-        access?.rects ?? Array(repeating: Rect.empty(rank: 4), count: partition.ranks)
+        access?.rects ?? Array(repeating: Rect.empty(dimensions: 4), count: partition.ranks)
     }
 
     func hasGradient(_ tensor: String) -> Bool {
@@ -87,7 +87,7 @@ struct PlanBuilder {
         ExecutionPlan.Exchange(
             tensor: tensor, source: TensorLayout(shape: shape, write: writes, read: writes),
             target: TensorLayout(shape: shape, write: reads, read: reads), mode: mode, from: from, into: into,
-            sourceRect: writes[rank] ?? Rect.empty(rank: shape.count), targetRect: reads[rank], zeroFirst: zeroFirst)
+            sourceRect: writes[rank] ?? Rect.empty(dimensions: shape.count), targetRect: reads[rank], zeroFirst: zeroFirst)
     }
 
     mutating func build() throws {

@@ -4,7 +4,7 @@ import Geometry
 extension PlanBuilder {
     /// The write rects of `tensor` on every rank (its producer's blocks).
     func writeRects(_ tensor: String) -> [Rect] {
-        partition.tensor(tensor).write.map { $0 ?? Rect.empty(rank: partition.tensor(tensor).dim.count) }
+        partition.tensor(tensor).write.map { $0 ?? Rect.empty(dimensions: partition.tensor(tensor).dim.count) }
     }
 
     /// True when op `i` reads `tensor` exactly where every rank writes it.
@@ -92,7 +92,7 @@ extension PlanBuilder {
                 continue
             }
             let t = partition.tensor(name)
-            let all = t.read.map { $0 ?? Rect.empty(rank: t.dim.count) }
+            let all = t.read.map { $0 ?? Rect.empty(dimensions: t.dim.count) }
             let whole = Rect(shape: t.dim)
             parameters.append(.init(
                 name: name, shape: t.dim, rect: all[rank], replicated: all.allSatisfy { $0 == whole }, rects: all,
