@@ -206,4 +206,37 @@ import TestSupport
         let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("distconv: ") }
         #expect(lines.count == 1 && lines[0].contains(blocker), "\(r.stderr)")
     }
+
+    /// Batch norm's running statistics and count are checkpointed under PyTorch's names,
+    /// and a resumed run with batch norm and dropout gives the same bits.
+    @Test func batchNormStateIsCheckpointedAndResumed() throws {
+        let model = Fixtures.folder("bn") + "/bn.json"
+        try """
+            {"format": "distconv-model", "version": 1, "name": "bn-cnn", "ops": [
+              {"name": "data", "type": "data", "shape": [16, 1, 28, 28], "classes": 10},
+              {"name": "conv1", "type": "conv2d", "out_channels": 8, "kernel": [3, 3], "padding": [1, 1]},
+              {"name": "bn1", "type": "batch_norm"},
+              {"name": "relu1", "type": "relu"},
+              {"name": "pool1", "type": "max_pool", "kernel": [2, 2]},
+              {"name": "drop1", "type": "dropout", "ratio": 0.2},
+              {"name": "fc", "type": "linear", "out_features": 10},
+              {"name": "loss", "type": "softmax_cross_entropy"}]}
+            """.write(toFile: model, atomically: true, encoding: .utf8)
+        let straight = Fixtures.folder("straight"), resumed = Fixtures.folder("resumed")
+        _ = try Self.train(ranks: 2, ["--model", model, "--steps", "6", "--checkpoint-dir", straight])
+        _ = try Self.train(ranks: 2, ["--model", model, "--steps", "3", "--checkpoint-dir", resumed])
+        _ = try Self.train(ranks: 2, ["--model", model, "--steps", "6", "--checkpoint-dir", resumed, "--resume", resumed])
+        let file = "\(straight)/\(CheckpointWriter.folderName(step: 6))/model.safetensors"
+        let tensors = try Safetensors.read(path: file).tensors
+        #expect(tensors.map(\.name) == ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean",
+                                        "bn1.running_var", "bn1.num_batches_tracked", "fc.weight", "fc.bias"])
+        let count = try #require(tensors.first { $0.name == "bn1.num_batches_tracked" })
+        #expect(count.dtype == "I64" && count.shape == [] && count.bytes == Data([6, 0, 0, 0, 0, 0, 0, 0]))
+        let variance = try #require(tensors.first { $0.name == "bn1.running_var" }).floats
+        #expect(variance.count == 8 && variance.allSatisfy { $0 > 0 && $0 != 1 })
+        for name in ["model.safetensors", "optimizer.safetensors"] {
+            let a = Self.file(straight, 6, name), b = Self.file(resumed, 6, name)
+            #expect(a != nil && a == b, "\(name) differs after resuming")
+        }
+    }
 }
