@@ -95,13 +95,7 @@ func col2im<T: GEMMScalar>(
                     guard !inside.isEmpty, !valid.isEmpty else { continue }
                     let band = src + (inside.lowerBound - rows.lowerBound) * outW
                     let lead = valid.lowerBound - ox0, trail = s.outputCols.upperBound - valid.upperBound
-                    if lead > 0 || trail > 0 {
-                        var row = band
-                        for _ in inside {
-                            zeroEdges(row, width: outW, lead: lead, trail: trail)
-                            row += outW
-                        }
-                    }
+                    zeroEdges(band, rows: inside.count, pitch: outW, width: outW, lead: lead, trail: trail)
                     let iy = inside.lowerBound * g.strideH - g.paddingH + kh * g.dilationH
                     let dst = dx + c * inPlane + (iy - s.inputRows.lowerBound) * inW + valid.lowerBound + offX - s.inputCols.lowerBound
                     T.axpy(n: (inside.count - 1) * outW + valid.count, alpha: 1, band + lead, dst)
@@ -164,23 +158,24 @@ private func im2colRun<T: GEMMScalar>(
     let count = (inRows.count - 1) * pitch + valid.count
     (dst + start).update(from: src, count: count)
     let lead = valid.lowerBound - ox0, trail = s.outputCols.upperBound - valid.upperBound
-    if lead > 0 || trail > 0 {
-        var row = dst + top
-        for _ in 0..<inRows.count {
-            zeroEdges(row, width: outW, lead: lead, trail: trail)
-            row += pitch
-        }
-    }
+    zeroEdges(dst + top, rows: inRows.count, pitch: pitch, width: outW, lead: lead, trail: trail)
     let bottom = top + inRows.count * pitch
     if bottom < rows.count * pitch { (dst + bottom).update(repeating: 0, count: rows.count * pitch - bottom) }
 }
 
-/// Zeroes the first `lead` and last `trail` entries of a row: a padding's width, one or
-/// two entries, so plain stores (a `memset` call per row costs more than the stores).
+/// Zeroes the first `lead` and last `trail` of the `width` entries of `rows` rows
+/// `pitch` apart: a padding's width, one or two columns, so strided stores a column at a
+/// time (a `memset` call per row, or a loop per row, costs more than the stores).
 @inline(__always)
-private func zeroEdges<T: GEMMScalar>(_ row: UnsafeMutablePointer<T>, width: Int, lead: Int, trail: Int) {
-    var i = 0
-    while i < lead { row[i] = 0; i &+= 1 }
-    i = width &- trail
-    while i < width { row[i] = 0; i &+= 1 }
+private func zeroEdges<T: GEMMScalar>(
+    _ first: UnsafeMutablePointer<T>, rows: Int, pitch: Int, width: Int, lead: Int, trail: Int
+) {
+    for j in 0..<lead { zeroColumn(first + j, rows: rows, pitch: pitch) }
+    for j in (width - trail)..<width { zeroColumn(first + j, rows: rows, pitch: pitch) }
+}
+
+@inline(__always)
+private func zeroColumn<T: GEMMScalar>(_ first: UnsafeMutablePointer<T>, rows: Int, pitch: Int) {
+    var p = first, r = 0
+    while r < rows { p.pointee = 0; p += pitch; r &+= 1 }
 }

@@ -44,7 +44,7 @@ struct PlanCommand: ParsableCommand {
         try checkRank(rank, ranks: ranks)
         let loaded = try source.load(ranks: ranks)
         let partition = try Partition(model: loaded.model, ranks: ranks)
-        let plan = MemoryPlan(partition: partition, options: PlanOptions(optimizer: optimizer))
+        let plan = try MemoryPlan(partition: partition, options: PlanOptions(optimizer: optimizer))
         let totals = loaded.imported.map { GraphTotals(imported: $0, plan: plan) }
         switch format {
         case .text:

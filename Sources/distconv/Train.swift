@@ -129,7 +129,7 @@ struct TrainCommand: ParsableCommand {
         job.describe().forEach(say)
         job.run(report: say)
         if timings { job.trainer.timingReport(steps: job.trainer.totalSteps).forEach(say) }
-        let peaks = try comm.allgather(MemoryBudget.peakResidentBytes() ?? 0)
+        let peaks = try comm.allgather(MachineMemory.peakResidentBytes() ?? 0)
         say("peak resident memory per rank (measured): " + peaks.map(formatBytes).joined(separator: ", ")
             + " bytes; planned " + job.plannedTotals.map(formatBytes).joined(separator: ", "))
     }

@@ -6,7 +6,7 @@ import Testing
     func plan(_ policy: GridPolicy, ranks: Int) throws -> (MemoryPlan, ImportedGraph) {
         let g = try GraphFixtures.vgg()
         let partition = try Partition(model: try policy.apply(to: g.model, ranks: ranks), ranks: ranks)
-        return (MemoryPlan(partition: partition), g)
+        return (try MemoryPlan(partition: partition), g)
     }
 
     @Test func oneRankReproducesTheDumpsTotals() throws {

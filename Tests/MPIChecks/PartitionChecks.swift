@@ -34,7 +34,7 @@ func checkPartitionExchange(_ comm: Communicator, _ args: [String]) throws -> [S
                 : copyCheck(comm, from: layout, to: layout, as: Float.self, inPlace: true)
         case .gradient:
             failures += accumulateCheck(comm, from: layout, to: layout, inPlace: true)
-        case .parameter, .parameterGradient:
+        case .parameter, .parameterGradient, .workspace:
             continue
         }
         exchanged += 1

@@ -5,6 +5,8 @@ import Geometry
 public struct TensorPartition: Sendable, Equatable {
     public enum Role: Sendable, Equatable {
         case activation, input, parameter, result, gradient, parameterGradient
+        /// A kernel's scratch (memory plans only; no tensor of the model).
+        case workspace
     }
     public var name: String
     public var dim: [Int]

@@ -6,6 +6,9 @@ public struct PlanOptions: Sendable, Equatable {
     /// lines); sizes are rounded up to it for packing. The lower bound uses exact bytes.
     public var alignment: Int
     public var strategy: ArenaStrategy
+    /// MPI's temporaries for gradient buckets in flight (`Network.bucketsInFlight` of
+    /// 2 MB buckets).
+    public var allreduceInFlightBytes: Int = 4 * (2 << 20)
 
     public init(optimizer: OptimizerKind = .momentum, alignment: Int = 64, strategy: ArenaStrategy = .best) {
         precondition(alignment >= 1, "alignment \(alignment)")

@@ -17,9 +17,20 @@ public struct RankPlan: Sendable {
     /// Forward tensors: inputs, activations and results.
     public var activationBytes: Int
     public var activationGradientBytes: Int
+    /// Layers' saved state (batch-norm statistics, max-pool indices, packed locally
+    /// connected weights and their gradient) and labels: persistent, outside the arena.
+    public var stateBytes: Int
+    /// Exchange scratch (send and receive buffers of every redistribution) and MPI's
+    /// temporaries for the gradient buckets in flight.
+    public var scratchBytes: Int
 
-    /// Persistent memory plus the arena: the most this rank needs at once.
-    public var peakBytes: Int { parameterBytes + parameterGradientBytes + optimizerStateBytes + arenaBytes }
+    /// Everything this rank allocates: persistent memory plus the arena.
+    public var peakBytes: Int {
+        parameterBytes + parameterGradientBytes + optimizerStateBytes + arenaBytes + stateBytes + scratchBytes
+    }
+
+    /// The arena's largest buffer, for messages.
+    public var largestBuffer: PlannedBuffer? { buffers.max { $0.bytes < $1.bytes } }
     /// Every shard at once (no reuse).
     public var allShardBytes: Int { shards.reduce(0) { $0 + $1.bytes } }
     /// Arena size over the lower bound (1 when the arena is empty).

@@ -38,6 +38,8 @@ struct PlanBuilder {
     let forward: [OpPartition]
     let backwardOps: Set<String>
     var inputGradient = false
+    /// Ops whose backward reads their output (see `settleOutputRead`).
+    var outputReaders: [Int] = []
 
     init(partition: Partition, rank: Int) {
         self.partition = partition
@@ -55,8 +57,8 @@ struct PlanBuilder {
 
     func backwardStep(_ i: Int) -> Int { 2 * f - 1 - i }
 
-    mutating func add(_ name: String, _ kind: ExecutionPlan.Buffer.Kind, _ count: Int, at step: Int) -> Int {
-        buffers.append(.init(name: name, kind: kind, count: count, lifetime: step...step))
+    mutating func add(_ name: String, _ kind: ExecutionPlan.Buffer.Kind, _ region: Rect, at step: Int) -> Int {
+        buffers.append(.init(name: name, kind: kind, region: region, count: region.volume, lifetime: step...step))
         return buffers.count - 1
     }
 
@@ -92,6 +94,7 @@ struct PlanBuilder {
 
     mutating func build() throws {
         for (i, op) in model.ops.enumerated() where i > 0 { try addForward(i, op) }
+        for i in outputReaders where steps[i - 1].hasBackward { settleOutputRead(i) }
         for i in stride(from: f - 1, through: 1, by: -1) where steps[i - 1].hasBackward { addBackward(i) }
     }
 }

@@ -49,7 +49,7 @@ extension PlanBuilder {
                 use(source, at: i)
             } else {
                 let t = partition.tensor(input)
-                x = add("\(input)@\(op.name)", .input, inRects[rank].volume, at: i)
+                x = add("\(input)@\(op.name)", .input, inRects[rank], at: i)
                 use(source, at: i)
                 let writes = writeRects(input)
                 inputExchange = exchange(
@@ -59,7 +59,7 @@ extension PlanBuilder {
                     zeroFirst: t.isPartialSum)
             }
         } else {
-            x = add("\(input)@\(op.name)", .input, inRects[rank].volume, at: 0)
+            x = add("\(input)@\(op.name)", .input, inRects[rank], at: 0)
             use(x, at: i)
             loadsData = true
         }
@@ -69,20 +69,21 @@ extension PlanBuilder {
         switch op.kind {
         case .loss:
             if let extraRects {
-                extra = add(op.outputs[1], .activation, extraRects[rank].volume, at: i)
+                extra = add(op.outputs[1], .activation, extraRects[rank], at: i)
                 producer[op.outputs[1]] = (i, extra)
             }
         case .evaluate:
             break
         default:
-            y = add(op.outputs[0], .activation, outRects[rank].volume, at: i)
+            y = add(op.outputs[0], .activation, outRects[rank], at: i)
             producer[op.outputs[0]] = (i, y)
         }
         let forwardWorkspace = layer.forwardWorkspace > 0
-            ? add("\(op.name).workspace", .workspace, layer.forwardWorkspace, at: i) : nil
+            ? add("\(op.name).workspace", .workspace, Rect(shape: [layer.forwardWorkspace]), at: i) : nil
         if hasBackward {
             if layer.backwardReadsInput { use(x, at: b) }
-            if layer.backwardReadsOutput { use(y ?? extra, at: b) }
+            // Where backward reads the output from is settled once its consumers are known.
+            if layer.backwardReadsOutput { outputReaders.append(i) }
         }
 
         var parameterIndices: [Int] = []
@@ -103,8 +104,34 @@ extension PlanBuilder {
         steps.append(.init(
             op: op, index: i, layer: layer, regions: regions, x: x, y: y, extra: extra, dx: nil, dy: nil,
             forwardWorkspace: forwardWorkspace, backwardWorkspace: nil, inputExchange: inputExchange,
-            gradientExchange: nil, loadsData: loadsData, hasBackward: hasBackward,
+            gradientExchange: nil, outputRecovery: nil, loadsData: loadsData, hasBackward: hasBackward,
             isPrimary: op.isPrimary(rank: rank), parameters: parameterIndices))
+    }
+
+    /// Op `i`'s backward reads its output. When a single consumer copies that output whole
+    /// into its own input buffer (with a halo: the input contains every rank's block),
+    /// keeping both to the end of backward would hold the activation twice; the output's
+    /// buffer dies after the copy instead, and backward copies it back out of the
+    /// consumer's buffer (no messages), which lives a few steps longer.
+    mutating func settleOutputRead(_ i: Int) {
+        var s = steps[i - 1]
+        let b = backwardStep(i)
+        let output = s.op.outputs[0]
+        let consumers = steps.filter { $0.op.input == output }
+        if s.y != nil, consumers.count == 1, let c = consumers.first, let e = c.inputExchange, e.mode == .copy,
+           let inRects = forward[c.index].distInput,
+           zip(writeRects(output), inRects).allSatisfy({ $1.contains($0) })
+        {
+            let temporary = add("\(output)@\(s.op.name).backward", .input, writeRects(output)[rank], at: b)
+            use(c.x, at: b)
+            let writes = inRects.map { Optional($0) }
+            s.outputRecovery = exchange(tensor: output, shape: partition.tensor(output).dim, writes: writes,
+                                        reads: writeRects(output), mode: .copy, from: c.x ?? 0, into: temporary,
+                                        zeroFirst: false)
+        } else {
+            use(s.y ?? s.extra, at: b)
+        }
+        steps[i - 1] = s
     }
 
     /// The gradient buffer of `tensor` over its producer's write rect, made by its first
@@ -114,7 +141,7 @@ extension PlanBuilder {
             use(g, at: step)
             return (g, false)
         }
-        let g = add("\(tensor).grad", .gradient, writeRects(tensor)[rank].volume, at: step)
+        let g = add("\(tensor).grad", .gradient, writeRects(tensor)[rank], at: step)
         gradient[tensor] = g
         return (g, true)
     }
@@ -138,7 +165,7 @@ extension PlanBuilder {
                 let t = partition.tensor(input)
                 precondition(!t.isPartialSum || consumers.count == 1,
                              "partial sums \(input) read by \(consumers.count) differentiable ops")
-                let dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank].volume, at: b)
+                let dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank], at: b)
                 let (g, first) = gradientBuffer(input, at: b)
                 s.dx = dx
                 s.gradientExchange = exchange(
@@ -149,10 +176,10 @@ extension PlanBuilder {
             }
         }
         if s.loadsData && inputGradient, let input = op.input, let inRects = forward[i].distInput {
-            s.dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank].volume, at: b)
+            s.dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank], at: b)
         }
         if s.layer.backwardWorkspace > 0 {
-            s.backwardWorkspace = add("\(op.name).backward-workspace", .workspace, s.layer.backwardWorkspace, at: b)
+            s.backwardWorkspace = add("\(op.name).backward-workspace", .workspace, Rect(shape: [s.layer.backwardWorkspace]), at: b)
         }
         steps[i - 1] = s
     }

@@ -25,6 +25,8 @@ public struct ExecutionPlan: Sendable {
         public enum Kind: Sendable, Equatable { case activation, input, gradient, inputGradient, workspace }
         public var name: String
         public var kind: Kind
+        /// The global rect it stores (a workspace: `[count]`).
+        public var region: Rect
         /// Elements (of the network's element type).
         public var count: Int
         /// Steps it is alive, both ends included.
@@ -60,6 +62,10 @@ public struct ExecutionPlan: Sendable {
         var backwardWorkspace: Int?
         var inputExchange: Exchange?
         var gradientExchange: Exchange?
+        /// Where backward reads the op's output from when its own buffer is gone: the
+        /// single consumer's input buffer holds it (plus a halo), and a local
+        /// redistribution (no messages) copies it back out into a short-lived buffer.
+        var outputRecovery: Exchange?
         /// The input comes from the data set (loaded at step 0).
         var loadsData: Bool
         var hasBackward: Bool
@@ -119,7 +125,9 @@ public struct ExecutionPlan: Sendable {
             guard s.hasBackward else { continue }
             note(s.dy, back); note(s.dx, back); note(s.backwardWorkspace, back)
             if s.layer.backwardReadsInput { note(s.x, back) }
-            if s.layer.backwardReadsOutput { note(s.y ?? s.extra, back) }
+            if s.layer.backwardReadsOutput {
+                if let e = s.outputRecovery { note(e.from, back); note(e.into, back) } else { note(s.y ?? s.extra, back) }
+            }
             if let e = s.gradientExchange { note(e.from, back); note(e.into, back) }
         }
         return out

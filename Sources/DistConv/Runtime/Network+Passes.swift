@@ -76,6 +76,11 @@ extension Network {
     func backwardPass(_ context: StepContext) {
         var next = 0
         for (k, s) in plan.steps.enumerated().reversed() where s.hasBackward {
+            if let r = outputRecoveries[k], let e = s.outputRecovery {
+                let t1 = StepTimer.now()
+                r.execute(from: UnsafeBufferPointer(buffers[e.from]), into: buffers[e.into])
+                timer.add("output recovery", since: t1)
+            }
             let t0 = StepTimer.now()
             var c = context
             c.reducer = reducers[k]

@@ -24,6 +24,7 @@ public final class Network<T: RuntimeScalar> {
     var backwardIO: [LayerIO<T>] = []
     var inputExchanges: [Redistribution?] = []
     var gradientExchanges: [Redistribution?] = []
+    var outputRecoveries: [Redistribution?] = []
     var reducers: [BatchNormReducer] = []
     /// Per non-replicated parameter, the accumulate redistribution summing its gradient
     /// over the ranks holding each part (nil where no two ranks share a part).
@@ -142,9 +143,11 @@ public final class Network<T: RuntimeScalar> {
                 labels: track(Self.allocate(s.regions.labels?.count ?? 0))))
             var back = io[io.count - 1]
             back.workspace = view(s.backwardWorkspace) ?? none
+            if let e = s.outputRecovery { back.y = buffers[e.into] }
             backwardIO.append(back)
             inputExchanges.append(s.inputExchange.map { redistribution($0, tag: &tag) })
             gradientExchanges.append(s.gradientExchange.map { redistribution($0, tag: &tag) })
+            outputRecoveries.append(s.outputRecovery.map { redistribution($0, tag: &tag) })
         }
         reducers = plan.steps.indices.map { makeReducer($0) }
         for p in plan.parameters {

@@ -9,7 +9,8 @@ public final class TrainingJob {
     public let model: Model
     public let partition: Partition
     public let plan: ExecutionPlan
-    public let budget: MemoryBudget
+    /// What this rank will allocate, planned before it does.
+    public let budget: RankPlan
     /// Every rank's planned total bytes, in rank order.
     public let plannedTotals: [Int]
     public let data: DataSplit
@@ -27,19 +28,19 @@ public final class TrainingJob {
         partition = try Partition(model: model, ranks: comm.size)
         plan = try ExecutionPlan(partition: partition, rank: comm.rank)
         let states = configuration.optimizer.kind.statesPerParameter
-        budget = MemoryBudget(plan: plan, elementSize: MemoryLayout<Float>.stride, optimizerStates: states)
+        budget = MemoryPlan.plan(plan, partition: partition, options: PlanOptions(optimizer: configuration.optimizer.kind))
         // Ranks on one machine share its memory.
         let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? comm.size
-        if let available = MemoryBudget.availableBytes(), budget.totalBytes.multipliedReportingOverflow(by: local).partialValue > available
-            || budget.totalBytes.multipliedReportingOverflow(by: local).overflow
+        if let available = MachineMemory.availableBytes(), budget.peakBytes.multipliedReportingOverflow(by: local).partialValue > available
+            || budget.peakBytes.multipliedReportingOverflow(by: local).overflow
         {
-            let largest = budget.largestBuffer.map { ", the largest buffer \($0.name) \(formatBytes($0.bytes)) bytes" } ?? ""
+            let largest = budget.largestBuffer.map { ", the largest buffer \($0.tensor) \(formatBytes($0.bytes)) bytes" } ?? ""
             throw ModelError(
                 file: model.source, field: "memory",
-                "rank \(comm.rank) plans \(formatBytes(budget.totalBytes)) bytes (\(local) ranks on this machine), "
+                "rank \(comm.rank) plans \(formatBytes(budget.peakBytes)) bytes (\(local) ranks on this machine), "
                     + "the machine has \(formatBytes(available)) bytes available\(largest)")
         }
-        plannedTotals = try comm.allgather(budget.totalBytes)
+        plannedTotals = try comm.allgather(budget.peakBytes)
         let shape = model.dataOp.outputShape
         guard case .data(_, let classes) = model.dataOp.kind else { preconditionFailure("first op is not data") }
         data = try source.open(shape: shape, classes: classes, seed: configuration.seed)
@@ -96,7 +97,7 @@ public final class TrainingJob {
         }
         lines.append("grids\(policy.map { " (\($0) policy)" } ?? " (from the model file)"): "
             + groups.map { "\($0.1.count == 1 ? $0.1[0] : "\($0.1[0])..\($0.1[$0.1.count - 1])") \($0.0)" }.joined(separator: ", "))
-        lines.append("memory per rank (planned): arena \(formatBytes(budget.arenaBytes)), parameters \(formatBytes(budget.parameterBytes)) + gradients \(formatBytes(budget.gradientBytes)) + optimizer state \(formatBytes(budget.optimizerStateBytes)), layer state \(formatBytes(budget.stateBytes)), exchange scratch \(formatBytes(budget.exchangeBytes)); total \(formatBytes(budget.totalBytes)) bytes on rank 0, up to \(formatBytes(plannedTotals.max() ?? 0))")
+        lines.append("memory per rank (planned, as distconv plan): arena \(formatBytes(budget.arenaBytes)), parameters \(formatBytes(budget.parameterBytes)) + gradients \(formatBytes(budget.parameterGradientBytes)) + optimizer state \(formatBytes(budget.optimizerStateBytes)), layer state \(formatBytes(budget.stateBytes)), exchange scratch \(formatBytes(budget.scratchBytes)); total \(formatBytes(budget.peakBytes)) bytes on rank 0, up to \(formatBytes(plannedTotals.max() ?? 0))")
         return lines
     }
 
