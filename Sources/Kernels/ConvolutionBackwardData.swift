@@ -7,7 +7,8 @@
 //   shard's output rect, with the flipped and transposed filters
 //   w'[c, f, kh', kw'] = w[f, c, KH-1-kh', KW-1-kw'] and padding (KH-1)*dh - ph, shifted
 //   by the halo; so it runs as im2col + GEMM of the forward's shape;
-// - otherwise: dcol = w^T * dy (GEMM), then col2im adds dcol into dx.
+// - otherwise (or when a group has more output than input channels, see
+//   `transposedPlan`): dcol = w^T * dy (GEMM), then col2im adds dcol into dx.
 
 /// Elements of one group's flipped filters: `C/G * F/G * KH * KW`.
 func flippedFilterCount(_ g: Conv2DGeometry) -> Int {
@@ -16,7 +17,11 @@ func flippedFilterCount(_ g: Conv2DGeometry) -> Int {
 
 /// The stride-1 form: the convolution dy -> dx in dy-local coordinates (dy's local rows
 /// and columns start at 0; the shard's dx rows and columns are its outputs), and the
-/// workspace it needs. Nil when the form does not apply.
+/// workspace it needs. Nil when the form does not apply, or when a group has more
+/// output channels than input channels: its patch matrix (F/G*KH*KW rows, copied from
+/// dy) is then larger than the GEMM + col2im form's (C/G*KH*KW rows, added into dx),
+/// and that form measured faster (the default model's conv2, 16 -> 32, in
+/// bench/run-kernels --model-only; the benchmark's 16 -> 16 keeps this form).
 struct TransposedPlan {
     var t: Conv2DGeometry
     var ts: SpatialShard
@@ -29,7 +34,7 @@ struct TransposedPlan {
 }
 
 func transposedPlan(_ g: Conv2DGeometry, _ s: SpatialShard) -> TransposedPlan? {
-    guard g.strideH == 1 && g.strideW == 1 else { return nil }
+    guard g.strideH == 1 && g.strideW == 1 && g.groupOutChannels <= g.groupInChannels else { return nil }
     let ph = (g.kernelHeight - 1) * g.dilationH - g.paddingH + s.outputRows.lowerBound - s.inputRows.lowerBound
     let pw = (g.kernelWidth - 1) * g.dilationW - g.paddingW + s.outputCols.lowerBound - s.inputCols.lowerBound
     guard ph >= 0 && pw >= 0 else { return nil }

@@ -4,9 +4,10 @@
 // near them, no cover_all partial window), every window is the full KH x KW block at
 // local input row r0 + oy*sh, column c0 + ox*sw, where (r0, c0) is the first output's
 // window. The loops then walk output rows with plain pointer arithmetic: no clipping,
-// no closure per output, and for 2x2 windows (the common max pool) a branch-free body.
-// They visit each window's inputs in the same row-major order as the general loops, so
-// the results (and argmax ties: the first maximum wins) are the same bits.
+// no closure per output, and 2x2 stride-2 max pooling in Float (the common case) four
+// windows at a time in SIMD lanes. They visit each window's inputs in the same
+// row-major order as the general loops, so the results (and argmax ties: the first
+// maximum wins) are the same bits. bench/run-kernels --model-only times them.
 
 extension Pool2DGeometry {
     /// Whether every window of the shard's outputs lies wholly inside the tensor.
@@ -43,11 +44,10 @@ func maxpoolInside<T: GEMMScalar>(
             let yRow = y + plane * outPlane + oy * outW, aRow = argmax + plane * outPlane + oy * outW
             if g.kernelHeight == 2 && g.kernelWidth == 2 {
                 if T.self == Float.self && sw == 2 {
-                    UnsafeRawPointer(xPlane).withMemoryRebound(to: Float.self, capacity: inPlane) { xf in
-                        UnsafeMutableRawPointer(yRow).withMemoryRebound(to: Float.self, capacity: outW) { yf in
-                            max2x2Stride2Row(xf, start: start, inW: inW, count: outW, y: yf, argmax: aRow)
-                        }
-                    }
+                    // T is Float: the memory is bound to Float already.
+                    max2x2Stride2Row(UnsafeRawPointer(xPlane).assumingMemoryBound(to: Float.self), start: start,
+                                     inW: inW, count: outW,
+                                     y: UnsafeMutableRawPointer(yRow).assumingMemoryBound(to: Float.self), argmax: aRow)
                 } else {
                     max2x2Row(xPlane, start: start, inW: inW, stride: sw, count: outW, y: yRow, argmax: aRow)
                 }
@@ -84,6 +84,7 @@ private func max2x2Stride2Row(
     let top = x + start, bottom = top + inW
     let start32 = Int32(truncatingIfNeeded: start), inW32 = Int32(truncatingIfNeeded: inW)
     let lanes = SIMD4<Int32>(0, 2, 4, 6)
+    guard count > 0 else { return }
     guard count >= 4 else {
         var a = SIMD4<Float>(), b = a, d = a, e = a
         for i in 0..<4 {

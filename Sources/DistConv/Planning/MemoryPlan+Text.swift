@@ -18,7 +18,8 @@ extension MemoryPlan {
 
     /// The report as text: a header (model, grids, the graph's totals), one row per rank
     /// (parameters, parameter gradients, optimizer state, activations, activation
-    /// gradients, lower bound, arena, arena over lower bound, peak), and, for `rank`,
+    /// gradients, lower bound, arena, arena over lower bound, layer state and exchange
+    /// scratch, peak: everything the rank allocates), and, for `rank`,
     /// every arena buffer with its bytes, lifetime and offset.
     public func text(graph: GraphTotals? = nil, rank: Int? = nil, policy: String? = nil) -> String {
         let model = partition.model
@@ -42,7 +43,7 @@ extension MemoryPlan {
         var rows = [
             [
                 "rank", "parameters", "param-grads", "optimizer", "activations", "act-grads", "lower-bound", "arena",
-                "arena/bound", "peak",
+                "arena/bound", "state+scratch", "peak",
             ]
         ]
         if graph != nil { rows[0].insert("graph-tensors", at: 1) }
@@ -52,7 +53,7 @@ extension MemoryPlan {
                 grouped(p.optimizerStateBytes),
                 grouped(p.activationBytes), grouped(p.activationGradientBytes), grouped(p.lowerBound),
                 grouped(p.arenaBytes),
-                threeDecimals(p.ratio) + "x", grouped(p.peakBytes),
+                threeDecimals(p.ratio) + "x", grouped(p.stateBytes + p.scratchBytes), grouped(p.peakBytes),
             ]
             if let g = graph { row.insert(grouped(g.bytesPerRank[p.rank]), at: 1) }
             rows.append(row)
