@@ -45,3 +45,10 @@ public struct Rect: Hashable, Sendable {
     /// The half-open range of dimension `d`.
     public func range(_ d: Int) -> Range<Int> { origin[d]..<(origin[d] + size[d]) }
 }
+
+extension Rect {
+    /// The rect of the given half-open range per dimension.
+    public init(ranges: [Range<Int>]) {
+        self.init(origin: ranges.map(\.lowerBound), size: ranges.map(\.count))
+    }
+}

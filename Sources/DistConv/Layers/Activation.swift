@@ -24,3 +24,10 @@ struct ActivationLayer: ShardLayer {
         }
     }
 }
+
+extension ActivationLayer: LayerPartitioning {
+    /// Backward reads the output, not the input.
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        [.init(tensor: op.outputs[0], rects: forward.distResult)]
+    }
+}

@@ -35,3 +35,18 @@ struct AffineLayer: ShardLayer {
         io.gradients[0][0] += da
     }
 }
+
+extension AffineLayer: LayerPartitioning {
+    /// The block, the scalar, and the bias at the block's positions (untied, sharded).
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        guard case .affine(let scale, let bias) = op.kind else { preconditionFailure("\(op.name) is not affine") }
+        let b = Rect(ranges: [0..<1, block.range(1), block.range(2), block.range(3)])
+        return ForwardRegions(input: block, result: block, parameters: [(scale, Rect(shape: [1])), (bias, b)],
+                              outputs: [block])
+    }
+
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        guard case .affine(let scale, _) = op.kind else { return [] }
+        return op.reads(forward, [op.input, scale])
+    }
+}

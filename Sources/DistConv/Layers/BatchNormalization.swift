@@ -75,3 +75,16 @@ struct BatchNormalizationLayer: ShardLayer {
         }
     }
 }
+
+extension BatchNormalizationLayer: LayerPartitioning {
+    /// The block, and gamma and beta of its channels.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        guard case .batchNorm(let s) = op.kind else { preconditionFailure("\(op.name) is not batch norm") }
+        let c = Rect(ranges: [block.range(1)])
+        return ForwardRegions(input: block, result: block, parameters: [(s.gamma, c), (s.beta, c)], outputs: [block])
+    }
+
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        op.reads(forward, [op.input] + op.parameters)
+    }
+}

@@ -55,3 +55,25 @@ struct ConvolutionLayer: ShardLayer {
         }
     }
 }
+
+extension ConvolutionLayer: LayerPartitioning {
+    /// The block's receptive field through kernel, stride, padding and dilation; with
+    /// groups, only the input channels of the block's groups; the filters of its output
+    /// channels (all of them unless channels are split).
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        guard case .conv2d(let s) = op.kind else { preconditionFailure("\(op.name) is not a convolution") }
+        let (h, w) = op.window(block, kernel: s.kernel, stride: s.stride, padding: s.padding, dilation: s.dilation)
+        let co = block.range(1)
+        let cinPerGroup = op.inputShape[1] / s.groups, coutPerGroup = s.outChannels / s.groups
+        let ci = co.isEmpty ? 0..<0 : (co.lowerBound / coutPerGroup * cinPerGroup)..<((co.upperBound - 1) / coutPerGroup * cinPerGroup + cinPerGroup)
+        let filters = Rect(ranges: [co, 0..<cinPerGroup, 0..<s.kernel[0], 0..<s.kernel[1]])
+        var params = [(s.weights, filters)]
+        if let b = s.bias { params.append((b, Rect(ranges: [co]))) }
+        return ForwardRegions(input: Rect(ranges: [block.range(0), ci, h, w]), filters: filters, result: block,
+                              parameters: params, outputs: [block])
+    }
+
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        op.reads(forward, [op.input] + op.parameters)
+    }
+}

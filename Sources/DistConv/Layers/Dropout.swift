@@ -25,3 +25,7 @@ struct DropoutLayer: ShardLayer {
                          dy: io.cdy, dx: dx)
     }
 }
+
+extension DropoutLayer: LayerPartitioning {
+    // Elementwise regions; backward recomputes the mask from the seed and reads nothing.
+}

@@ -1,3 +1,4 @@
+import Geometry
 /// `[N, C, H, W]` viewed as `[N, C*H*W, 1, 1]` in C, H, W order (PyTorch's flatten). Its
 /// grid splits only the batch, so a rank's input block holds whole images and the
 /// element order of input and output is the same.
@@ -9,5 +10,13 @@ struct FlattenLayer: ShardLayer {
 
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
         io.dx?.update(fromContentsOf: io.cdy)
+    }
+}
+
+extension FlattenLayer: LayerPartitioning {
+    /// Whole images of the block's samples.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        let input = Rect(ranges: [block.range(0), 0..<op.inputShape[1], 0..<op.inputShape[2], 0..<op.inputShape[3]])
+        return ForwardRegions(input: input, result: block, outputs: [block])
     }
 }

@@ -54,3 +54,20 @@ struct LinearLayer: ShardLayer {
         }
     }
 }
+
+extension LinearLayer: LayerPartitioning {
+    /// Each rank multiplies its block of the input by the matching block of the weights:
+    /// a partial sum of the whole output for its batch rows.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        guard case .linear(let s) = op.kind else { preconditionFailure("\(op.name) is not linear") }
+        let filters = Rect(ranges: [0..<s.outFeatures] + (1..<4).map { block.range($0) })
+        let result = Rect(ranges: [block.range(0), 0..<s.outFeatures, 0..<1, 0..<1])
+        var params = [(s.weights, filters)]
+        if let b = s.bias { params.append((b, Rect(shape: [s.outFeatures]))) }
+        return ForwardRegions(input: block, filters: filters, result: result, parameters: params, outputs: [result])
+    }
+
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        op.reads(forward, [op.input] + op.parameters)
+    }
+}

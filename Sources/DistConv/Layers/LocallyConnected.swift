@@ -64,3 +64,22 @@ struct LocallyConnectedLayer: ShardLayer {
         }
     }
 }
+
+extension LocallyConnectedLayer: LayerPartitioning {
+    /// The block's tiles, their receptive field (no padding), and their untied weights.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        guard case .locallyConnected(let s) = op.kind else { preconditionFailure("\(op.name) is not locally connected") }
+        let ty = (block.range(2).lowerBound / s.tileSize[0])..<(block.range(2).upperBound / s.tileSize[0])
+        let tx = (block.range(3).lowerBound / s.tileSize[1])..<(block.range(3).upperBound / s.tileSize[1])
+        let h = receptiveField(of: ty, kernel: s.kernel[0], stride: s.tileStride, padding: 0, inputLength: op.inputShape[2])
+        let w = receptiveField(of: tx, kernel: s.kernel[1], stride: s.tileStride, padding: 0, inputLength: op.inputShape[3])
+        let filters = Rect(ranges: [block.range(1), 0..<s.tileSize[0], 0..<s.tileSize[1], 0..<op.inputShape[1],
+                                    0..<s.kernel[0], 0..<s.kernel[1], ty, tx])
+        return ForwardRegions(input: Rect(ranges: [block.range(0), 0..<op.inputShape[1], h, w]), filters: filters,
+                              result: block, parameters: [(s.weights, filters)], outputs: [block])
+    }
+
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        op.reads(forward, [op.input] + op.parameters)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Geometry
 import Kernels
 
 /// Softmax cross-entropy and multiclass SVM over this rank's rows of the batch: the
@@ -99,3 +100,26 @@ struct BatchMetrics {
     }
 }
 
+extension LossLayer: LayerPartitioning {
+    /// Its rows of the scores and labels; the loss (a partial sum, whole on every rank)
+    /// and the probabilities of its rows.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        let whole = Rect(shape: op.outputShape)
+        return ForwardRegions(input: block, result: whole, labels: Rect(ranges: [block.range(0), 0..<1, 0..<1, 0..<1]),
+                              outputs: [whole, block])
+    }
+
+    /// The probabilities and labels, not the scores.
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        op.reads(forward, [op.labels]) + [.init(tensor: op.outputs[1], rects: forward.distInput ?? forward.distResult)]
+    }
+}
+
+extension EvaluateLayer: LayerPartitioning {
+    /// Its rows of the probabilities and labels; the sums (whole on every rank).
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        let whole = Rect(shape: op.outputShape)
+        return ForwardRegions(input: block, result: whole, labels: Rect(ranges: [block.range(0), 0..<1, 0..<1, 0..<1]),
+                              outputs: [whole])
+    }
+}

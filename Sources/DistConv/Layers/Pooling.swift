@@ -39,3 +39,18 @@ struct PoolingLayer: ShardLayer {
         }
     }
 }
+
+extension PoolingLayer: LayerPartitioning {
+    /// The block's windows, clipped to the input.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        guard case .pool(let s) = op.kind else { preconditionFailure("\(op.name) is not pooling") }
+        let (h, w) = op.window(block, kernel: s.kernel, stride: s.stride, padding: s.padding)
+        return ForwardRegions(input: Rect(ranges: [block.range(0), block.range(1), h, w]), result: block, outputs: [block])
+    }
+
+    /// Max pooling's backward reads its input and output (where the maxima were).
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
+        guard case .pool(let s) = op.kind, s.mode == .max else { return [] }
+        return op.reads(forward, [op.input]) + [.init(tensor: op.outputs[0], rects: forward.distResult)]
+    }
+}

@@ -31,88 +31,22 @@ extension Op {
         }
     }
 
-    /// The regions this op touches on the rank at grid `coordinates`.
+    /// The regions this op touches on the rank at grid `coordinates`: its layer's rule
+    /// (`LayerPartitioning.regions`) for this rank's block of the partitioned tensor.
     func regions(coordinates c: [Int]) -> ForwardRegions {
-        let block = Rect(shape: partitionedShape).block(parts: grid, at: c)
-        func window(_ kernel: [Int], _ stride: [Int], _ padding: [Int], _ dilation: [Int]) -> (Range<Int>, Range<Int>) {
-            let h = receptiveField(of: block.range(2), kernel: kernel[0], stride: stride[0], padding: padding[0],
-                                   dilation: dilation[0], inputLength: inputShape[2])
-            let w = receptiveField(of: block.range(3), kernel: kernel[1], stride: stride[1], padding: padding[1],
-                                   dilation: dilation[1], inputLength: inputShape[3])
-            return (h, w)
-        }
-        func rect(_ ranges: [Range<Int>]) -> Rect {
-            Rect(origin: ranges.map(\.lowerBound), size: ranges.map(\.count))
-        }
-        let n = block.range(0)
+        kind.layerType.regions(of: self, block: Rect(shape: partitionedShape).block(parts: grid, at: c))
+    }
 
-        switch kind {
-        case .data:
-            let whole = Rect(shape: outputShape)
-            return ForwardRegions(input: nil, result: block,
-                                  outputs: [whole, Rect(shape: [outputShape[0], 1, 1, 1])])
-
-        case .conv2d(let s):
-            let (h, w) = window(s.kernel, s.stride, s.padding, s.dilation)
-            let co = block.range(1)
-            // With groups, an output channel block needs only the input channels of its groups.
-            let cinPerGroup = inputShape[1] / s.groups, coutPerGroup = s.outChannels / s.groups
-            let ci = co.isEmpty ? 0..<0 : (co.lowerBound / coutPerGroup * cinPerGroup)..<((co.upperBound - 1) / coutPerGroup * cinPerGroup + cinPerGroup)
-            let filters = rect([co, 0..<cinPerGroup, 0..<s.kernel[0], 0..<s.kernel[1]])
-            var params = [(s.weights, filters)]
-            if let b = s.bias { params.append((b, rect([co]))) }
-            return ForwardRegions(input: rect([n, ci, h, w]), filters: filters, result: block,
-                                  parameters: params, outputs: [block])
-
-        case .locallyConnected(let s):
-            let ty = (block.range(2).lowerBound / s.tileSize[0])..<(block.range(2).upperBound / s.tileSize[0])
-            let tx = (block.range(3).lowerBound / s.tileSize[1])..<(block.range(3).upperBound / s.tileSize[1])
-            let h = receptiveField(of: ty, kernel: s.kernel[0], stride: s.tileStride, padding: 0, inputLength: inputShape[2])
-            let w = receptiveField(of: tx, kernel: s.kernel[1], stride: s.tileStride, padding: 0, inputLength: inputShape[3])
-            let filters = rect([block.range(1), 0..<s.tileSize[0], 0..<s.tileSize[1], 0..<inputShape[1],
-                                0..<s.kernel[0], 0..<s.kernel[1], ty, tx])
-            return ForwardRegions(input: rect([n, 0..<inputShape[1], h, w]), filters: filters, result: block,
-                                  parameters: [(s.weights, filters)], outputs: [block])
-
-        case .affine(let scale, let bias):
-            let b = rect([0..<1, block.range(1), block.range(2), block.range(3)])
-            return ForwardRegions(input: block, result: block, parameters: [(scale, Rect(shape: [1])), (bias, b)],
-                                  outputs: [block])
-
-        case .activation, .dropout:
-            return ForwardRegions(input: block, result: block, outputs: [block])
-
-        case .batchNorm(let s):
-            let c = rect([block.range(1)])
-            return ForwardRegions(input: block, result: block, parameters: [(s.gamma, c), (s.beta, c)], outputs: [block])
-
-        case .pool(let s):
-            let (h, w) = window(s.kernel, s.stride, s.padding, [1, 1])
-            return ForwardRegions(input: rect([n, block.range(1), h, w]), result: block, outputs: [block])
-
-        case .flatten:
-            let input = rect([n, 0..<inputShape[1], 0..<inputShape[2], 0..<inputShape[3]])
-            return ForwardRegions(input: input, result: block, outputs: [block])
-
-        case .linear(let s):
-            // Each rank multiplies its block of the input by the matching block of the
-            // weights: a partial sum of the whole output for its batch rows.
-            let filters = rect([0..<s.outFeatures] + (1..<4).map { block.range($0) })
-            let result = rect([n, 0..<s.outFeatures, 0..<1, 0..<1])
-            var params = [(s.weights, filters)]
-            if let b = s.bias { params.append((b, Rect(shape: [s.outFeatures]))) }
-            return ForwardRegions(input: block, filters: filters, result: result, parameters: params, outputs: [result])
-
-        case .loss:
-            let whole = Rect(shape: outputShape)
-            return ForwardRegions(input: block, result: whole, labels: rect([n, 0..<1, 0..<1, 0..<1]),
-                                  outputs: [whole, block])
-
-        case .evaluate:
-            let whole = Rect(shape: outputShape)
-            return ForwardRegions(input: block, result: whole, labels: rect([n, 0..<1, 0..<1, 0..<1]),
-                                  outputs: [whole])
-        }
+    /// The input rows and columns a block of a sliding window's output reads: its
+    /// receptive field, clipped to the input (padding is zeros, not a halo).
+    func window(_ block: Rect, kernel: [Int], stride: [Int], padding: [Int], dilation: [Int] = [1, 1])
+        -> (Range<Int>, Range<Int>)
+    {
+        let h = receptiveField(of: block.range(2), kernel: kernel[0], stride: stride[0], padding: padding[0],
+                               dilation: dilation[0], inputLength: inputShape[2])
+        let w = receptiveField(of: block.range(3), kernel: kernel[1], stride: stride[1], padding: padding[1],
+                               dilation: dilation[1], inputLength: inputShape[3])
+        return (h, w)
     }
 
     /// True for ops whose output is a partial sum over ranks (to be added up by readers).

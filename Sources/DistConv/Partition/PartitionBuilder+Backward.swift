@@ -102,27 +102,13 @@ extension PartitionBuilder {
 
 extension Op {
     /// The forward tensors this op's backward pass reads, besides output gradients — what
-    /// must stay alive until then. Ops whose derivative needs only their output (ReLU,
-    /// tanh, sigmoid) keep the output, not the input; dropout recomputes its mask from
-    /// the seed; a loss keeps its probabilities and labels, not its scores.
+    /// must stay alive until then: its layer's rule (`LayerPartitioning.backwardReads`).
     func backwardReads(_ forward: OpPartition) -> [OpPartition.Access] {
-        func reads(_ names: [String?]) -> [OpPartition.Access] {
-            forward.reads.filter { names.contains($0.tensor) }
-        }
-        switch kind {
-        case .conv2d, .locallyConnected, .linear, .batchNorm:
-            return reads([input] + parameters)
-        case .affine(let scale, _):
-            return reads([input, scale])
-        case .activation:
-            return [.init(tensor: outputs[0], rects: forward.distResult)]
-        case .pool(let s):
-            guard s.mode == .max else { return [] }
-            return reads([input]) + [.init(tensor: outputs[0], rects: forward.distResult)]
-        case .loss:
-            return reads([labels]) + [.init(tensor: outputs[1], rects: forward.distInput ?? forward.distResult)]
-        case .dropout, .flatten, .data, .evaluate:
-            return []
-        }
+        kind.layerType.backwardReads(of: self, forward: forward)
+    }
+
+    /// The accesses of `forward` to the named tensors.
+    func reads(_ forward: OpPartition, _ names: [String?]) -> [OpPartition.Access] {
+        forward.reads.filter { names.contains($0.tensor) }
     }
 }

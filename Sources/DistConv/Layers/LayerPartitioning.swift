@@ -1,0 +1,51 @@
+import Geometry
+
+/// What the partitioner needs to know about an op kind, said in the layer's own file:
+/// the regions an output block touches, and what backward reads.
+protocol LayerPartitioning {
+    /// The regions of `op` on the rank whose block of the op's partitioned tensor
+    /// (`Op.partitionedShape`: the output, or the input of a linear layer, loss or
+    /// evaluation) is `block`.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions
+    /// The forward tensors `op`'s backward reads besides output gradients (what must
+    /// stay alive until then), from its forward partition.
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access]
+}
+
+extension LayerPartitioning {
+    /// Elementwise: the op reads and writes its block.
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        ForwardRegions(input: block, result: block, outputs: [block])
+    }
+
+    static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] { [] }
+}
+
+extension OpKind {
+    /// The layer type that knows this kind's partitioning (the one map from kind to type).
+    var layerType: any LayerPartitioning.Type {
+        switch self {
+        case .data: return DataLayer.self
+        case .conv2d: return ConvolutionLayer.self
+        case .locallyConnected: return LocallyConnectedLayer.self
+        case .affine: return AffineLayer.self
+        case .activation: return ActivationLayer.self
+        case .pool: return PoolingLayer.self
+        case .batchNorm: return BatchNormalizationLayer.self
+        case .dropout: return DropoutLayer.self
+        case .flatten: return FlattenLayer.self
+        case .linear: return LinearLayer.self
+        case .loss: return LossLayer.self
+        case .evaluate: return EvaluateLayer.self
+        }
+    }
+}
+
+/// The data op: no kernel (the loader fills its consumers' inputs); it writes the whole
+/// batch on every rank and the labels of every sample.
+enum DataLayer: LayerPartitioning {
+    static func regions(of op: Op, block: Rect) -> ForwardRegions {
+        ForwardRegions(input: nil, result: block,
+                       outputs: [Rect(shape: op.outputShape), Rect(shape: [op.outputShape[0], 1, 1, 1])])
+    }
+}
