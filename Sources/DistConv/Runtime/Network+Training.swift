@@ -10,19 +10,14 @@ extension Network {
     public func trainStep(step: Int, globalBatch: Int, optimizer: OptimizerSettings, learningRate: Double)
         -> PassTotals
     {
-        let context = StepContext(training: true, step: step, seed: seed, globalBatch: globalBatch,
-                                  validRows: globalBatch, reducer: .local)
-        zeroGradients()
-        let local = forwardPass(context)
-        backwardPass(context)
-        finishGradients()
+        let result = computeGradients(globalBatch: globalBatch, step: step)
         let t0 = StepTimer.now()
         for p in parameters {
             optimizer_step(optimizer, step: step + 1, learningRate: learningRate, parameter: p.value,
                            gradient: UnsafeBufferPointer(p.gradient), state: p.state)
         }
         timer.add("optimizer", since: t0)
-        return totals(local)
+        return result
     }
 
     /// Forward only, in evaluation mode (running statistics, no dropout); rows at
@@ -34,7 +29,8 @@ extension Network {
     }
 
     /// Forward and backward without an update: the gradients of the loaded batch's loss
-    /// (summed over ranks) stay in `parameters[k].gradient`. For the gradient checks.
+    /// (summed over ranks) stay in `parameters[k].gradient`: a training step without its
+    /// update, and what the gradient checks read.
     public func computeGradients(globalBatch: Int, step: Int = 0) -> PassTotals {
         let context = StepContext(training: true, step: step, seed: seed, globalBatch: globalBatch,
                                   validRows: globalBatch, reducer: .local)
@@ -54,7 +50,7 @@ extension Network {
 
     func zeroGradients() {
         gradientSlab.update(repeating: 0)
-        for (k, p) in parameters.enumerated() where !p.spec.replicated { p.gradient.update(repeating: 0) }
+        for p in parameters where !p.spec.replicated { p.gradient.update(repeating: 0) }
         for (k, s) in plan.steps.enumerated() where !s.isPrimary {
             for g in io[k].gradients { g.update(repeating: 0) }
         }
