@@ -7,8 +7,8 @@
 // sigmoid:  y = 1 / (1 + exp(-x))
 //
 // The loops run over raw pointers with wrapping index arithmetic and read every operand
-// unconditionally, so relu and affine vectorise: a load guarded by the sign test (`x > 0 ?
-// dy[i] : 0`) cannot be hoisted, and its branch mispredicts on half the elements
+// unconditionally, so relu vectorises: a load guarded by the sign test (`x > 0 ? dy[i] :
+// 0`) cannot be hoisted, and its branch mispredicts on half the elements
 // (bench/run-kernels --model-only, relu backward).
 
 /// `y = a*x + b`, `b` broadcast over the batch: `x.count == batch * b.count`.
@@ -42,12 +42,16 @@ public func affine_backward<T: GEMMScalar>(
     var sum: T = 0
     for img in 0..<n {
         let xi = xp + img * m, dyi = dyp + img * m, dxi = dxp + img * m
+        // One pass reading each dy before writing its dx, so dx may be dy itself; `da`
+        // sums in element order (a serial reduction, as it always was).
         var i = 0
-        while i < m { dxi[i] = a * dyi[i]; dbp[i] += dyi[i]; i &+= 1 }
-        // `da` sums in element order, as it always has (a serial reduction; it is one
-        // multiply-add per element, not the bottleneck).
-        i = 0
-        while i < m { sum += dyi[i] * xi[i]; i &+= 1 }
+        while i < m {
+            let g = dyi[i]
+            dxi[i] = a * g
+            sum += g * xi[i]
+            dbp[i] += g
+            i &+= 1
+        }
     }
     da += sum
 }

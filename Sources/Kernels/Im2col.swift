@@ -66,10 +66,10 @@ func im2col<T: GEMMScalar>(
     @inline(__always) func valid(_ kw: Int) -> Range<Int> {
         outputsInside(s.outputCols, stride: sw, offset: kw * g.dilationW - g.paddingW, length: g.width)
     }
-    // Small bands (the default model's images) go tap by tap through every channel: about
-    // 20% faster there (bench/run-kernels --model-only, "forward for one output channel");
-    // large ones channel by channel, which keeps one channel's band hot across its taps
-    // and is about 4% faster on the 4x16x256x256 benchmark.
+    // Small bands (the default model's images) go tap by tap through every channel, which
+    // measured faster there (bench/run-kernels --model-only, "forward for one output
+    // channel"); large ones channel by channel, which keeps one channel's band hot across
+    // its taps and measured faster on the 4x16x256x256 benchmark (--conv-only).
     let bandInput = channels * (rows.count + (g.kernelHeight - 1) * g.dilationH) * inW
     if bandInput <= 1 << 14 {
         for kh in 0..<g.kernelHeight {

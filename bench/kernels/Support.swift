@@ -8,6 +8,7 @@ import Glibc
 struct BenchOptions {
     var runConv = true
     var runLC = true
+    var runModel = true
     var repeats = 5
     var save: String?
     var compare: String?
@@ -16,13 +17,14 @@ struct BenchOptions {
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
-            case "--conv-only": runLC = false
-            case "--lc-only": runConv = false
+            case "--conv-only": runLC = false; runModel = false
+            case "--lc-only": runConv = false; runModel = false
+            case "--model-only": runConv = false; runLC = false
             case "--repeats": repeats = it.next().flatMap { Int($0) } ?? repeats
             case "--save": save = it.next()
             case "--compare": compare = it.next()
             default:
-                print("usage: bench-kernels [--conv-only|--lc-only] [--repeats N] [--save FILE] [--compare FILE]")
+                print("usage: bench-kernels [--conv-only|--lc-only|--model-only] [--repeats N] [--save FILE] [--compare FILE]")
                 exit(2)
             }
         }
@@ -59,6 +61,26 @@ func bestPair(_ repeats: Int, _ a: () -> Void, _ b: () -> Void) -> (Double, Doub
         tb = min(tb, now() - start)
     }
     return (ta, tb)
+}
+
+/// `bestPair` for three bodies, run in turn.
+func bestTriple(_ repeats: Int, _ a: () -> Void, _ b: () -> Void, _ c: () -> Void) -> (Double, Double, Double) {
+    a()
+    b()
+    c()
+    var ta = Double.infinity, tb = Double.infinity, tc = Double.infinity
+    for _ in 0..<repeats {
+        var start = now()
+        a()
+        ta = min(ta, now() - start)
+        start = now()
+        b()
+        tb = min(tb, now() - start)
+        start = now()
+        c()
+        tc = min(tc, now() - start)
+    }
+    return (ta, tb, tc)
 }
 
 /// Best time of `repeats` runs after one warm-up run.
@@ -123,7 +145,7 @@ func printFigures(_ figures: [Figure]) {
     }
     for f in figures {
         let k = f.flops / f.kernelSeconds * 1e-9, g = f.flops / f.gemmSeconds * 1e-9
-        print(pad(f.name, 44) + pad("kernel " + fmt(k), 16) + pad("sgemm " + fmt(g), 15)
+        print(pad(f.name, 52) + pad("kernel " + fmt(k), 16) + pad("sgemm " + fmt(g), 15)
               + "ratio " + String(Int((k / g * 100).rounded())) + "%" + (f.note.isEmpty ? "" : "  " + f.note))
     }
 }
