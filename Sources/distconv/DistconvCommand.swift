@@ -22,6 +22,7 @@ struct DistconvCommand: ParsableCommand {
     /// Runs the command; every user error (a bad flag, a malformed file, a grid that does
     /// not fit) ends as one line on stderr and exit code 2, never a stack trace.
     static func main() {
+        BLASCore.upgradeIfFellBack()
         let command: ParsableCommand
         do {
             command = try parseAsRoot()
