@@ -29,7 +29,7 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Number of ranks.")
     var ranks: Int = 1
 
-    @Option(help: "Optimizer whose state to count: sgd, momentum or adam.")
+    @Option(help: "Optimizer whose state to count: sgd, momentum, adam or adamw.")
     var optimizer: OptimizerKind = .momentum
 
     @Option(help: "text, json or svg (the arena of --rank, default rank 0).")

@@ -31,9 +31,13 @@ import TestSupport
     @Test(arguments: [1, 4]) func resumingOnTheSameRanksGivesTheSameBits(ranks: Int) throws {
         let straight = Fixtures.folder("straight"), resumed = Fixtures.folder("resumed")
         _ = try Self.train(ranks: ranks, ["--epochs", "2", "--checkpoint-dir", straight])
-        _ = try Self.train(ranks: ranks, ["--epochs", "1", "--checkpoint-dir", resumed])
+        let metrics = resumed + "/metrics.jsonl"
+        _ = try Self.train(ranks: ranks, ["--epochs", "1", "--checkpoint-dir", resumed, "--metrics", metrics])
         #expect(FileManager.default.fileExists(atPath: "\(resumed)/\(CheckpointWriter.folderName(step: 11))/state.json"))
-        let r = try Self.train(ranks: ranks, ["--epochs", "2", "--checkpoint-dir", resumed, "--resume", resumed])
+        let r = try Self.train(ranks: ranks, ["--epochs", "2", "--checkpoint-dir", resumed, "--resume", resumed,
+                                              "--metrics", metrics])
+        // The resumed run continues the same metrics file: 22 steps in all.
+        #expect(try Self.losses(metrics).count == 22)
         #expect(r.stdout.contains("resuming \(resumed)/checkpoint-00000011: step 11"), "\(r.stdout)")
         for name in ["model.safetensors", "optimizer.safetensors"] {
             let a = Self.file(straight, 22, name), b = Self.file(resumed, 22, name)

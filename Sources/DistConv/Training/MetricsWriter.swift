@@ -8,11 +8,20 @@ final class MetricsWriter {
     let handle: FileHandle
     let path: String
 
-    init(path: String) throws {
+    /// A new file, or with `append` (a resumed run) the end of an existing one, so the
+    /// curves of a run and its continuation are one file.
+    init(path: String, append: Bool = false) throws {
         self.path = path
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let h = FileHandle(forWritingAtPath: path)
-        else { throw TrainingError.flag("--metrics", "\(path): cannot create the file") }
+        let exists = FileManager.default.fileExists(atPath: path)
+        if !(append && exists) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw TrainingError.flag("--metrics", "\(path): cannot create the file")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw TrainingError.flag("--metrics", "\(path): cannot open the file for writing")
+        }
+        if append { h.seekToEndOfFile() }
         handle = h
     }
 

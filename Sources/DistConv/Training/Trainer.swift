@@ -41,7 +41,8 @@ public final class Trainer {
         } catch {
             throw TrainingError.invalid("\(error)")
         }
-        metrics = try communicator.rank == 0 ? configuration.metricsPath.map { try MetricsWriter(path: $0) } : nil
+        metrics = try communicator.rank == 0
+            ? configuration.metricsPath.map { try MetricsWriter(path: $0, append: configuration.resume != nil) } : nil
     }
 
     /// Where training starts: 0, or the position a resumed checkpoint recorded.
