@@ -38,13 +38,15 @@ import Testing
         // Gradients live from their first writer to their reader: relu2's output gradient
         // from pool2's backward (13) to relu2's (14).
         #expect(try buffer(plan, "relu2.output.grad").lifetime == 13...14)
-        // pool1 reads a halo of relu1 at rank 1's block border, so relu1's output has a
-        // second buffer over pool1's input rect and the reverse halo a gradient one.
-        let partition = try Partition(model: GridPolicy.spatial.apply(to: Model(json: Data(ModelFile.defaultModelJSON.utf8),
-                                                                                  source: "m"), ranks: 4), ranks: 4)
-        let pool1 = partition.op("pool1")
-        #expect(plan.buffer(named: "relu1.output@pool1")?.count == pool1.distInput?[1].volume
-                || pool1.distInput?[1] == partition.tensor("relu1.output").write[1])
+        // Rank 1 owns rows 14..<28, columns 0..<14 of the 28x28 maps. pool1's 2x2 windows
+        // read exactly that block: no second buffer. conv2 (3x3, pad 1) on pool1's 14x14
+        // output reads its 7x7 block plus a one-wide halo above and to the right: 8x8.
+        #expect(plan.buffer(named: "relu1.output@pool1") == nil)
+        let halo = try buffer(plan, "pool1.output@conv2")
+        #expect(halo.region == Rect(origin: [0, 0, 6, 0], size: [64, 16, 8, 8]))
+        #expect(try buffer(plan, "pool1.output").region == Rect(origin: [0, 0, 7, 0], size: [64, 16, 7, 7]))
+        // Its gradient comes back through the reverse halo into pool1's block.
+        #expect(try buffer(plan, "pool1.output.grad@conv2").count == 64 * 16 * 8 * 8)
     }
 
     @Test func aLayoutChangeGetsTwoBuffersNotTheirBoundingBox() throws {
