@@ -8,9 +8,10 @@ extension Communicator {
     ) throws(CommError) {
         let n = try mpiCount(buffer.count, "MPI_Allreduce")
         guard n > 0 else { return }
-        try check(
-            MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, n, T.mpiDatatype, op.handle, handle),
-            "MPI_Allreduce", rank: rank)
+        let code = collective(
+            { MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, n, T.mpiDatatype, op.handle, handle) },
+            { MPI_Iallreduce(cmpi_in_place(), buffer.baseAddress, n, T.mpiDatatype, op.handle, handle, $0) })
+        try check(code, "MPI_Allreduce", rank: rank)
     }
 
     /// Starts an in-place allreduce of `buffer`; it completes in `waitAll(requests)` (or
@@ -37,8 +38,9 @@ extension Communicator {
             "allgather of \(values.count) per rank into \(result.count) on \(size) ranks")
         let n = try mpiCount(values.count, "MPI_Allgather")
         guard n > 0 else { return }
-        try check(
-            MPI_Allgather(values.baseAddress, n, T.mpiDatatype, result.baseAddress, n, T.mpiDatatype, handle),
-            "MPI_Allgather", rank: rank)
+        let code = collective(
+            { MPI_Allgather(values.baseAddress, n, T.mpiDatatype, result.baseAddress, n, T.mpiDatatype, handle) },
+            { MPI_Iallgather(values.baseAddress, n, T.mpiDatatype, result.baseAddress, n, T.mpiDatatype, handle, $0) })
+        try check(code, "MPI_Allgather", rank: rank)
     }
 }

@@ -6,7 +6,9 @@ extension Communicator {
     public func allreduce<T: MPIScalar>(_ values: inout [T], _ op: ReduceOperation = .sum) throws(CommError) {
         let n = try mpiCount(values.count, "MPI_Allreduce")
         let code = values.withUnsafeMutableBytes { buf in
-            MPI_Allreduce(cmpi_in_place(), buf.baseAddress, n, T.mpiDatatype, op.handle, handle)
+            collective(
+                { MPI_Allreduce(cmpi_in_place(), buf.baseAddress, n, T.mpiDatatype, op.handle, handle) },
+                { MPI_Iallreduce(cmpi_in_place(), buf.baseAddress, n, T.mpiDatatype, op.handle, handle, $0) })
         }
         try check(code, "MPI_Allreduce", rank: rank)
     }
@@ -24,7 +26,9 @@ extension Communicator {
         precondition(root >= 0 && root < size, "broadcast root \(root) outside 0..<\(size)")
         let n = try mpiCount(values.count, "MPI_Bcast")
         let code = values.withUnsafeMutableBytes { buf in
-            MPI_Bcast(buf.baseAddress, n, T.mpiDatatype, Int32(root), handle)
+            collective(
+                { MPI_Bcast(buf.baseAddress, n, T.mpiDatatype, Int32(root), handle) },
+                { MPI_Ibcast(buf.baseAddress, n, T.mpiDatatype, Int32(root), handle, $0) })
         }
         try check(code, "MPI_Bcast", rank: rank)
     }
@@ -46,9 +50,9 @@ extension Communicator {
         }
         let code = values.withUnsafeBytes { send in
             result.withUnsafeMutableBytes { receive in
-                MPI_Allgather(
-                    send.baseAddress, n, T.mpiDatatype,
-                    receive.baseAddress, n, T.mpiDatatype, handle)
+                collective(
+                    { MPI_Allgather(send.baseAddress, n, T.mpiDatatype, receive.baseAddress, n, T.mpiDatatype, handle) },
+                    { MPI_Iallgather(send.baseAddress, n, T.mpiDatatype, receive.baseAddress, n, T.mpiDatatype, handle, $0) })
             }
         }
         try check(code, "MPI_Allgather", rank: rank)

@@ -56,13 +56,22 @@ extension Communicator {
 
     /// Waits until every operation in `requests` has completed, then empties the set.
     /// On an error the set is emptied too; the operations' state is then undefined, and
-    /// the caller should end the job (see `abort`).
+    /// the caller should end the job (see `abort`). Under a `StallWatch` timeout the wait
+    /// polls and a stall ends the job.
     public func waitAll(_ requests: RequestSet) throws(CommError) {
         guard requests.count > 0 else { return }
         let n = Int32(requests.count)
-        let code = MPI_Waitall(n, requests.handles, cmpi_statuses_ignore())
-        requests.clear()
-        try check(code, "MPI_Waitall", rank: rank)
+        defer { requests.clear() }
+        if StallWatch.timeout > 0 {
+            let code = StallWatch.poll {
+                var flag: Int32 = 0
+                let code = MPI_Testall(n, requests.handles, &flag, cmpi_statuses_ignore())
+                return (code, flag != 0)
+            }
+            try check(code, "MPI_Testall", rank: rank)
+            return
+        }
+        try check(MPI_Waitall(n, requests.handles, cmpi_statuses_ignore()), "MPI_Waitall", rank: rank)
     }
 
     /// Waits until one more operation of `requests` has completed and returns its index
@@ -71,9 +80,19 @@ extension Communicator {
     public func waitAny(_ requests: RequestSet) throws(CommError) -> Int? {
         guard requests.count > 0 else { return nil }
         var index: Int32 = 0
-        let code = MPI_Waitany(Int32(requests.count), requests.handles, &index, cmpi_status_ignore())
+        let count = Int32(requests.count)
+        let code: Int32
+        if StallWatch.timeout > 0 {
+            code = StallWatch.poll {
+                var flag: Int32 = 0
+                let c = MPI_Testany(count, requests.handles, &index, &flag, cmpi_status_ignore())
+                return (c, flag != 0)
+            }
+        } else {
+            code = MPI_Waitany(count, requests.handles, &index, cmpi_status_ignore())
+        }
         if code != cmpi_success() { requests.clear() }
-        try check(code, "MPI_Waitany", rank: rank)
+        try check(code, StallWatch.timeout > 0 ? "MPI_Testany" : "MPI_Waitany", rank: rank)
         if index == cmpi_undefined() {
             requests.clear()
             return nil

@@ -37,7 +37,7 @@ public final class Communicator: @unchecked Sendable {
 
     /// Waits until every rank has arrived.
     public func barrier() throws(CommError) {
-        try check(MPI_Barrier(handle), "MPI_Barrier", rank: rank)
+        try check(collective({ MPI_Barrier(handle) }, { MPI_Ibarrier(handle, $0) }), "MPI_Barrier", rank: rank)
     }
 
     /// The name of the host this rank runs on.

@@ -84,6 +84,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("init"), help: "Start from the parameters in a safetensors file (PyTorch's state_dict names).")
     var initialParameters: String?
 
+    @Option(help: "End the job when a wait lasts S seconds, naming the ranks that have not arrived (0: never).")
+    var stallTimeout: Double = 60
+
     @Flag(help: "Print where each rank's step time went (per op kind, exchanges, allreduce, data) at the end.")
     var timings = false
 
@@ -102,6 +105,9 @@ struct TrainCommand: ParsableCommand {
         if let evalSamples, evalSamples < 1 { throw ValidationError("--eval-samples is \(evalSamples); it must be at least 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every is \(checkpointEvery); it must be at least 1") }
         if let keep, keep < 1 { throw ValidationError("--keep is \(keep); it must be at least 1") }
+        guard stallTimeout >= 0, stallTimeout.isFinite else {
+            throw ValidationError("--stall-timeout is \(stallTimeout); it must be a number of seconds, at least 0")
+        }
         if (checkpointEvery != nil || keep != nil) && checkpointDir == nil {
             throw ValidationError("--checkpoint-every and --keep need --checkpoint-dir")
         }
@@ -114,9 +120,12 @@ struct TrainCommand: ParsableCommand {
         let say: (String) -> Void = { line in
             if comm.rank == 0 { print(line); fflush(nil) }
         }
+        CrashSignals.install(rank: comm.rank)
+        try StallWatch.start(timeout: stallTimeout, on: comm)
+        let loaded = try agreed(comm) { try source.load(ranks: comm.size, deriveGrids: true, classes: classes) }
+        let (dataSource, fallback) = DataSource.choose(data: data, npy: dataNpy)
+        try agreeOnConfiguration(comm, model: loaded.model, data: dataSource)
         let job = try agreed(comm) { () throws -> TrainingJob in
-            let loaded = try source.load(ranks: comm.size, deriveGrids: true, classes: classes)
-            let (dataSource, fallback) = DataSource.choose(data: data, npy: dataNpy)
             let config = TrainingConfiguration(
                 epochs: epochs, steps: steps,
                 optimizer: OptimizerSettings(kind: optimizer, learningRate: lr, weightDecay: weightDecay),

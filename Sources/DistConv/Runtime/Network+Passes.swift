@@ -10,6 +10,8 @@ public struct PassTotals: Sendable, Equatable {
     public var rows: Double = 0
     /// Summed per-sample loss over `rows` (evaluation).
     public var summedLoss: Double = 0
+    /// The loss or a gradient held a NaN or an infinity, and the update was not made.
+    public var nonFinite = false
 }
 
 extension Network {
@@ -42,15 +44,18 @@ extension Network {
         var local = PassTotals()
         for (k, s) in plan.steps.enumerated() {
             if let e = inputExchanges[k], let ex = s.inputExchange {
+                Activity.set(ex.mode == .copy ? .forwardExchange : .partialSum, op: k)
                 let t0 = StepTimer.now()
                 if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
                 e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
                 timer.add(ex.mode == .copy ? "halo/layout exchange" : "partial-sum reduction", since: t0)
             }
+            Activity.set(.forward, op: k)
             let t0 = StepTimer.now()
             var c = context
             c.reducer = reducers[k]
             let share = s.layer.forward(io[k], c)
+            afterOp?(k, false)
             if s.isPrimary {
                 local.loss += share
                 var m: BatchMetrics?
@@ -77,16 +82,20 @@ extension Network {
         var next = 0
         for (k, s) in plan.steps.enumerated().reversed() where s.hasBackward {
             if let r = outputRecoveries[k], let e = s.outputRecovery {
+                Activity.set(.outputRecovery, op: k)
                 let t1 = StepTimer.now()
                 r.execute(from: UnsafeBufferPointer(buffers[e.from]), into: buffers[e.into])
                 timer.add("output recovery", since: t1)
             }
+            Activity.set(.backward, op: k)
             let t0 = StepTimer.now()
             var c = context
             c.reducer = reducers[k]
             s.layer.backward(backwardIO[k], c)
+            afterOp?(k, true)
             timer.add("\(s.op.kind.typeName) backward", since: t0)
             if let e = gradientExchanges[k], let ex = s.gradientExchange {
+                Activity.set(.backwardExchange, op: k)
                 let t1 = StepTimer.now()
                 if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
                 e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
@@ -110,7 +119,10 @@ extension Network {
         let bucket = buckets[b]
         let slice = UnsafeMutableBufferPointer(rebasing: gradientSlab[bucket.offset..<(bucket.offset + bucket.count)])
         do {
-            if requests.count >= Self.bucketsInFlight { try communicator.waitAll(requests) }
+            if requests.count >= Self.bucketsInFlight {
+                Activity.set(.gradientAllreduce)
+                try communicator.waitAll(requests)
+            }
             try communicator.iallreduce(slice, requests: requests)
         } catch {
             communicator.abort(error)

@@ -10,7 +10,12 @@ extension Network {
     public func trainStep(step: Int, globalBatch: Int, optimizer: OptimizerSettings, learningRate: Double)
         -> PassTotals
     {
-        let result = computeGradients(globalBatch: globalBatch, step: step)
+        var result = computeGradients(globalBatch: globalBatch, step: step)
+        let checked = StepTimer.now()
+        Activity.set(.finiteCheck)
+        result.nonFinite = !gradientsAreFinite(loss: result.loss)
+        timer.add("check", since: checked)
+        if result.nonFinite { return result }
         let t0 = StepTimer.now()
         for p in parameters {
             optimizer_step(optimizer, step: step + 1, learningRate: learningRate, parameter: p.value,
@@ -59,6 +64,7 @@ extension Network {
     /// Waits for the buckets, then sums the gradients of parameters held in parts.
     func finishGradients() {
         let t0 = StepTimer.now()
+        Activity.set(.gradientAllreduce)
         do {
             try communicator.waitAll(requests)
         } catch {
@@ -73,6 +79,7 @@ extension Network {
     /// Sums this rank's shares with every other rank's.
     func totals(_ local: PassTotals) -> PassTotals {
         var v = [local.loss, local.correct, local.rows, local.summedLoss]
+        Activity.set(.totals)
         do {
             try communicator.allreduce(&v)
         } catch {

@@ -38,6 +38,9 @@ public final class Network<T: RuntimeScalar> {
     /// Everything allocated outside the arena, freed with the network.
     var persistent: [UnsafeMutableRawPointer] = []
     public var timer = StepTimer()
+    /// Called after each op's forward (false) and backward (true) when set: the
+    /// non-finite search (`locateNonFinite`).
+    var afterOp: ((_ step: Int, _ backward: Bool) -> Void)?
     /// Gradient buckets whose allreduce may be in flight at once (see `startBucket`).
     public static var bucketsInFlight: Int { 4 }
     /// Elements per gradient bucket.

@@ -47,6 +47,8 @@ public final class Trainer {
 
     /// Where training starts: 0, or the position a resumed checkpoint recorded.
     public var start = (step: 0, epoch: 0, stepInEpoch: 0)
+    /// The failure tests' injected fault (`DISTCONV_TEST_FAULT`), if any.
+    public var fault: TestFault?
 
     /// Trains from `start` to `totalSteps`; `report` receives rank 0's lines (nothing on
     /// other ranks). Checkpoints are written every `checkpointEvery` steps, at the end of
@@ -65,10 +67,14 @@ public final class Trainer {
             var taken = 0
             for s in first..<stepsPerEpoch where step < totalSteps {
                 let t0 = StepTimer.now()
-                network.load(samples: Array(order[(s * batch)..<((s + 1) * batch)]), from: data.train)
+                let samples = Array(order[(s * batch)..<((s + 1) * batch)])
+                Activity.step = step + 1
+                fault?.fire(step: step + 1, network: network)
+                network.load(samples: samples, from: data.train)
                 let rate = schedule.rate(atStep: step)
                 let totals = network.trainStep(step: step, globalBatch: batch, optimizer: configuration.optimizer,
                                                learningRate: rate)
+                if totals.nonFinite { stopOnNonFinite(step: step, samples: samples, loss: totals.loss) }
                 lossSum += totals.loss
                 taken += 1
                 metrics?.step(step: step + 1, epoch: epoch + 1, loss: totals.loss, rate: rate,
@@ -107,6 +113,7 @@ public final class Trainer {
     /// the job with one line naming the file (earlier checkpoints stay as they were).
     func checkpoint(step: Int, epoch: Int, stepInEpoch: Int) {
         guard let dir = configuration.checkpointDirectory else { return }
+        Activity.set(.checkpoint)
         let model = network.partition.model
         var grids: [String: [Int]] = [:]
         for op in model.ops { grids[op.name] = op.grid }

@@ -51,6 +51,8 @@ public final class TrainingJob {
         let network = Network<Float>(partition: partition, plan: plan, communicator: comm, seed: configuration.seed,
                                      optimizerStates: states, reuseMemory: configuration.reuseMemory)
         trainer = try Trainer(network: network, data: data, configuration: configuration)
+        trainer.fault = try TestFault.fromEnvironment()
+        Activity.opNames = plan.steps.map(\.op.name)
         if let path = configuration.resume {
             let checkpoint = try CheckpointReader.resume(path)
             if let state = checkpoint.state {
