@@ -31,6 +31,7 @@ extension TrainCommand {
             var value = String(describing: child.value)
             if value.hasPrefix("Optional("), value.hasSuffix(")") { value = String(value.dropFirst(9).dropLast()) }
             if value == "nil" { value = "none" }
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
             return ConfigurationField("--" + name, value)
         }
     }

@@ -12,6 +12,9 @@ import Foundation
 /// - `kill`: SIGKILL to itself; `stop`: SIGSTOP to itself (a stall);
 /// - `nan`: one element of op OP's first parameter (default: the first op with one)
 ///   becomes NaN on this rank.
+///
+/// With `DISTCONV_TEST_FAULT_LOG=FILE` the rank first writes the wall-clock time (seconds
+/// since 1970) into FILE, so that a test measures the time from the fault to the end.
 public struct TestFault: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable { case `throw`, trap, oom, kill, stop, nan }
     public var rank: Int
@@ -47,6 +50,9 @@ public struct TestFault: Sendable, Equatable {
     /// Does the fault when this is its rank and `step` (from 1) is its step.
     func fire<T: RuntimeScalar>(step: Int, network: Network<T>) {
         guard step == self.step, network.communicator.rank == rank else { return }
+        if let log = ProcessInfo.processInfo.environment["DISTCONV_TEST_FAULT_LOG"] {
+            FileManager.default.createFile(atPath: log, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
+        }
         switch kind {
         case .throw:
             do { throw Injected(step: step) } catch { network.communicator.abort(error) }
