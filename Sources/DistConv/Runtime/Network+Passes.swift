@@ -147,6 +147,7 @@ extension Network {
                 if primary {
                     for ch in 0..<c { mine[3 * ch] = moments[ch].count; mine[3 * ch + 1] = moments[ch].mean; mine[3 * ch + 2] = moments[ch].m2 }
                 }
+                Activity.set(.batchNormStatistics, op: k)
                 let all = Self.gather(comm, mine)
                 for ch in 0..<c {
                     var merged = BatchNormMoments()
@@ -159,6 +160,7 @@ extension Network {
             },
             sum: { sums in
                 let mine = primary ? Array(sums) : [Double](repeating: 0, count: sums.count)
+                Activity.set(.batchNormStatistics, op: k)
                 let all = Self.gather(comm, mine)
                 for i in sums.indices {
                     var total = 0.0
