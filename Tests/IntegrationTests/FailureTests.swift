@@ -158,7 +158,7 @@ import TestSupport
         #expect(o.result.status == 1, "\(o.result.stderr)")
         let line = o.errors.first ?? ""
         #expect(o.errors.count == 1 && line.contains("non-finite ") && line.contains("; first in ")
-                && line.contains("forward output (rank "), "\(o.result.stderr)")
+                && (line.contains(" forward output (rank ") || line.contains(" backward ")), "\(o.result.stderr)")
         #expect(!o.result.stdout.contains("epoch 1/"), "the run went on to the end\n\(o.result.stdout)")
     }
 

@@ -59,7 +59,8 @@ public struct TestFault: Sendable, Equatable {
         case .trap:
             precondition(step != self.step, "\(TestFault.variable): a trap at step \(step)")
         case .oom:
-            let bytes = 1 << 46
+            // More than any address space: the allocation fails whatever the overcommit policy.
+            let bytes = 1 << 60
             let block = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
             block.storeBytes(of: 1, as: UInt8.self)
             block.deallocate()
