@@ -9,7 +9,7 @@ extension TrainCommand {
     /// Collective; before any data moves.
     func agreeOnConfiguration(_ comm: Communicator, model: Model, data: DataSource) throws {
         var fields = Self.flags(of: self) + Self.flags(of: source)
-        fields.append(ConfigurationField("the model (\(model.source))", "\(model.name) #\(model.descriptionHash)"))
+        fields.append(ConfigurationField("the model description", "\(model.source): \(model.name) #\(model.descriptionHash)"))
         fields.append(ConfigurationField(
             "the grids", model.ops.map { "\($0.name) \($0.grid)" }.joined(separator: ", ")))
         fields.append(ConfigurationField("the data", data.identity))

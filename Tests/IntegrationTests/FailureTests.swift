@@ -104,11 +104,13 @@ import TestSupport
 
     /// `mpirun -n 1 distconv train ... : -n 1 distconv train ...` (MPMD) with two files or
     /// flags that differ.
-    static func mpmd(_ first: [String], _ second: [String]) throws -> ProcessResult {
+    static func mpmd(_ first: [String], _ second: [String], folders: (String, String)? = nil) throws -> ProcessResult {
         let launcher = packageRoot.appendingPathComponent("launch/local").path
         let binary = productsDirectory.appendingPathComponent("distconv").path
+        let wdir = folders.map { (["-wdir", $0.0], ["-wdir", $0.1]) } ?? ([], [])
         let r = try runProcess(
-            "/bin/bash", [launcher, "-n", "1", binary] + base + first + [":", "-n", "1", binary] + base + second,
+            "/bin/bash",
+            [launcher, "-n", "1"] + wdir.0 + [binary] + base + first + [":", "-n", "1"] + wdir.1 + [binary] + base + second,
             timeout: 60)
         #expect(!r.timedOut && r.status == 2, "exit \(r.status)\n\(r.stdout)\n\(r.stderr)")
         #expect(!r.stdout.contains("epoch"), "training started\n\(r.stdout)")
@@ -126,21 +128,28 @@ import TestSupport
         #expect(r.seconds < 10)
     }
 
+    /// The same flags on both ranks, but each rank starts in its own folder whose
+    /// `model.json` or `images.npy` differ: as two hosts whose copies of a file differ.
     @Test func ranksThatDisagreeOnTheModelOrTheData() throws {
-        let dir = Fixtures.folder("mismatch")
+        let one = Fixtures.folder("host-a"), two = Fixtures.folder("host-b")
         let model = try String(contentsOf: packageRoot.appendingPathComponent("examples/fashion-cnn.json"), encoding: .utf8)
-        try model.write(toFile: dir + "/a.json", atomically: true, encoding: .utf8)
+        try model.write(toFile: one + "/model.json", atomically: true, encoding: .utf8)
         try model.replacingOccurrences(of: "\"out_channels\": 16", with: "\"out_channels\": 8")
-            .write(toFile: dir + "/b.json", atomically: true, encoding: .utf8)
-        let r = try Self.mpmd(["--data", "synthetic", "--model", dir + "/a.json"], ["--data", "synthetic", "--model", dir + "/b.json"])
-        #expect(Self.errors(r) == ["distconv: error: ranks 0 and 1 disagree on --model (\(dir)/a.json vs \(dir)/b.json)"],
-                "\(r.stderr)")
+            .write(toFile: two + "/model.json", atomically: true, encoding: .utf8)
+        _ = Fixtures.bandImages(count: 40, in: one)
+        _ = Fixtures.bandImages(count: 41, in: two)
+        let data = ["--data-npy", "images.npy", "labels.npy", "--batch", "4"]
 
-        let one = Fixtures.folder("data-a"), two = Fixtures.folder("data-b")
-        let a = Fixtures.bandImages(count: 40, in: one), b = Fixtures.bandImages(count: 41, in: two)
-        let d = try Self.mpmd(["--data-npy", a.images, a.labels, "--batch", "4"], ["--data-npy", b.images, a.labels, "--batch", "4"])
-        let line = Self.errors(d).first ?? ""
-        #expect(Self.errors(d).count == 1 && line.hasPrefix("distconv: error: ranks 0 and 1 disagree on --data-npy"), "\(d.stderr)")
+        let m = try Self.mpmd(["--model", "model.json"] + data, ["--model", "model.json"] + data, folders: (one, two))
+        let modelLine = Self.errors(m).first ?? ""
+        #expect(Self.errors(m).count == 1
+                && modelLine.hasPrefix("distconv: error: ranks 0 and 1 disagree on the model description (model.json: fashion-cnn #"),
+                "\(m.stderr)")
+
+        let d = try Self.mpmd(data, data, folders: (one, two))
+        let dataLine = Self.errors(d).first ?? ""
+        #expect(Self.errors(d).count == 1 && dataLine.hasPrefix("distconv: error: ranks 0 and 1 disagree on the data (images.npy ")
+                && dataLine.contains(" vs images.npy "), "\(d.stderr)")
     }
 
     // MARK: NaN and infinity
