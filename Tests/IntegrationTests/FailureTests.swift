@@ -100,6 +100,20 @@ import TestSupport
                 "\(o.result.stderr)")
     }
 
+    /// The watch changes how ranks wait, not what they compute: the same parameters,
+    /// bit for bit, with waits polled (the default) and with MPI's blocking waits.
+    @Test func pollingWaitsTrainTheSameBits() throws {
+        var parameters: [Data] = []
+        for timeout in ["0", "60"] {
+            let dir = Fixtures.folder("watch-\(timeout)")
+            let r = try runMPI(ranks: 4, "distconv", Self.short + ["--stall-timeout", timeout, "--checkpoint-dir", dir],
+                               timeout: 120)
+            #expect(r.status == 0, "\(r.stderr)")
+            parameters.append((try? Data(contentsOf: URL(fileURLWithPath: dir + "/checkpoint-00000006/model.safetensors"))) ?? Data())
+        }
+        #expect(!parameters[0].isEmpty && parameters[0] == parameters[1])
+    }
+
     // MARK: Ranks that disagree
 
     /// `mpirun -n 1 distconv train ... : -n 1 distconv train ...` (MPMD) with two files or
