@@ -192,3 +192,28 @@ import TestSupport
         #expect(quiet == "epoch 2/2\n")
     }
 }
+
+/// A long run's steps drawn as means of consecutive steps, one point per pixel at most.
+@Suite struct CurvesChartTests {
+    @Test func longRunsAreBinnedIntoMeans() throws {
+        let steps = (1...2000).map { k in
+            MetricsLog.Step(step: k, epoch: 1, loss: k == 4 ? nil : Double(k), milliseconds: k > 3 ? [.compute: Double(k), .halo: 1] : nil,
+                            line: k)
+        }
+        let log = MetricsLog(steps: steps, epochs: [], file: "m.jsonl")
+        let chart = CurvesChart(log, title: "t")
+        #expect(chart.stepsPerPoint == 5 && chart.points.count == 400)
+        // Steps 1-3 have no time, 4 no loss: the loss is the mean of 1, 2, 3 and 5, the
+        // time that of steps 4 and 5.
+        #expect(chart.points[0] == .init(first: 1, last: 5, step: 3, loss: 2.75,
+                                         milliseconds: [.compute: 4.5, .halo: 1, .allreduce: 0, .data: 0, .waiting: 0]))
+        #expect(chart.points[1] == .init(first: 6, last: 10, step: 8, loss: 8, milliseconds: [.compute: 8, .halo: 1, .allreduce: 0, .data: 0, .waiting: 0]))
+        #expect(chart.points[399].first == 1996 && chart.points[399].last == 2000 && chart.points[399].step == 1998)
+        let svg = chart.svg()
+        #expect(svg.contains("id=\"train-loss\" class=\"curve\" data-axis=\"y\" data-steps-per-point=\"5\""))
+        #expect(svg.contains("train loss per 5 steps"))
+        // A short run keeps every step.
+        let short = CurvesChart(MetricsLog(steps: Array(steps.prefix(400)), epochs: [], file: "m.jsonl"), title: "t")
+        #expect(short.stepsPerPoint == 1 && short.points.count == 400)
+    }
+}

@@ -77,8 +77,8 @@ extension CurvesChart {
         return out + "</g>\n"
     }
 
-    /// A pixel coordinate, to a hundredth.
-    func f(_ v: Double) -> String { String(format: "%.2f", v) }
+    /// A pixel coordinate, to a tenth.
+    func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
     func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

@@ -17,7 +17,9 @@ import Foundation
 /// `points` are its top edge left to right (the running sum up to its group), then its
 /// bottom edge right to left. A time panel's y axis stops at 1.25 times the 98th
 /// percentile of the step totals when a few steps (the first, usually) are far slower
-/// than the rest; those are drawn at the top and named in `#time-clipped`.
+/// than the rest; those are drawn at the top and named in `#time-clipped`. Past
+/// `maxPoints` steps, each point of the per-step curves is the mean of
+/// `stepsPerPoint` consecutive steps (`data-steps-per-point` on `#train-loss`).
 public struct CurvesChart: Sendable {
     public let log: MetricsLog
     public let title: String
@@ -26,16 +28,57 @@ public struct CurvesChart: Sendable {
     static let left = 80.0, right = 880.0
     static let lossTop = 110.0, lossBottom = 400.0
     static let timeTop = 540.0, timeBottom = 790.0
-    static let height = 900.0
+    static let height = 910.0
+
+    /// At most this many points per curve, one per two pixels of the plot's width (keeps
+    /// the file small; the eye sees no more): a longer run's steps are drawn as means of
+    /// consecutive steps (`stepsPerPoint` says how many).
+    static let maxPoints = 400
 
     static let trainColour = "#1f77b4", testColour = "#d62728", accuracyColour = "#2ca02c"
     static let groupColours: [TimeBreakdown.Group: String] = [
         .compute: "#4e79a7", .halo: "#f28e2b", .allreduce: "#e15759", .data: "#76b7b2", .waiting: "#bab0ac",
     ]
 
+    /// A point of the per-step curves: one step, or the mean of `first...last`.
+    struct Point: Equatable {
+        var first: Int, last: Int
+        /// The mean step.
+        var step: Double
+        var loss: Double?
+        var milliseconds: [TimeBreakdown.Group: Double]?
+    }
+
+    /// The per-step curves' points.
+    let points: [Point]
+    /// Steps per point: 1, or `ceil(steps / maxPoints)`.
+    public let stepsPerPoint: Int
+
     public init(_ log: MetricsLog, title: String) {
         self.log = log
         self.title = title
+        stepsPerPoint = max(1, (log.steps.count + Self.maxPoints - 1) / Self.maxPoints)
+        points = Self.bin(log.steps, size: stepsPerPoint)
+    }
+
+    /// Consecutive runs of `size` steps as one point each: the mean step, the mean of
+    /// the losses that are known (nil when none is), the mean time of the steps that
+    /// have one.
+    static func bin(_ steps: [MetricsLog.Step], size: Int) -> [Point] {
+        stride(from: 0, to: steps.count, by: size).map { start in
+            let group = steps[start..<min(steps.count, start + size)]
+            let losses = group.compactMap(\.loss)
+            let timed = group.compactMap(\.milliseconds)
+            var ms: [TimeBreakdown.Group: Double]?
+            if !timed.isEmpty {
+                ms = Dictionary(uniqueKeysWithValues: TimeBreakdown.Group.allCases.map { g in
+                    (g, timed.reduce(0) { $0 + ($1[g] ?? 0) } / Double(timed.count))
+                })
+            }
+            return Point(first: group.first?.step ?? 0, last: group.last?.step ?? 0,
+                         step: Double(group.reduce(0) { $0 + $1.step }) / Double(group.count),
+                         loss: losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count), milliseconds: ms)
+        }
     }
 
     /// The x axis both panels share: steps from 0 to the last.
@@ -62,7 +105,7 @@ public struct CurvesChart: Sendable {
 
     func lossPanel() -> String {
         let x = stepAxis
-        let trainPoints = log.steps.compactMap { s in s.loss.map { (Double(s.step), $0) } }
+        let trainPoints = points.compactMap { p in p.loss.map { (p.step, $0) } }
         let means = Self.runningMean(trainPoints.map(\.1), window: Self.meanWindow(trainPoints.count))
         let testPoints = log.epochs.compactMap { e in e.testLoss.map { (Double(e.atStep), $0) } }
         let accuracyPoints = log.epochs.compactMap { e in e.testAccuracy.map { (Double(e.atStep), $0) } }
@@ -81,7 +124,7 @@ public struct CurvesChart: Sendable {
         out += epochMarks(x)
         let faint = Self.meanWindow(trainPoints.count) > 1
         out += polyline("train-loss", trainPoints, x, y, colour: Self.trainColour, width: faint ? 1 : 1.5,
-                        opacity: faint ? 0.35 : 1)
+                        opacity: faint ? 0.35 : 1, extra: " data-steps-per-point=\"\(stepsPerPoint)\"")
         let window = Self.meanWindow(trainPoints.count)
         if window > 1 {
             out += polyline("train-loss-mean", zip(trainPoints, means).map { ($0.0.0, $0.1) }, x, y, colour: Self.trainColour,
@@ -97,8 +140,9 @@ public struct CurvesChart: Sendable {
                 }
             }
         }
-        out += legend(at: Self.lossTop - 16, [("train loss per step", Self.trainColour, window > 1 ? 0.35 : 1, false)]
-            + (window > 1 ? [("train loss, mean of \(window) steps", Self.trainColour, 1, false)] : [])
+        let perPoint = stepsPerPoint == 1 ? "per step" : "per \(stepsPerPoint) steps"
+        out += legend(at: Self.lossTop - 16, [("train loss \(perPoint)", Self.trainColour, window > 1 ? 0.35 : 1, false)]
+            + (window > 1 ? [("running mean of \(window * stepsPerPoint) steps", Self.trainColour, 1, false)] : [])
             + [("test loss (end of epoch)", Self.testColour, 1, true)]
             + (y2 == nil ? [] : [("test accuracy, right axis", Self.accuracyColour, 1, true)]))
         return out + "</g>\n"
@@ -119,7 +163,7 @@ public struct CurvesChart: Sendable {
 
     func timePanel() -> String {
         let x = stepAxis
-        let timed = log.steps.filter { $0.milliseconds != nil }
+        let timed = points.filter { $0.milliseconds != nil }
         var out = "<g id=\"time-panel\" class=\"panel\" \(transform("x", x))"
         guard !timed.isEmpty else {
             out += ">\n<text class=\"panel-title\" x=\"\(f(Self.left))\" y=\"\(f(Self.timeTop - 40))\" font-size=\"14\" font-weight=\"bold\">Time per step</text>\n"
@@ -142,29 +186,33 @@ public struct CurvesChart: Sendable {
         out += frame(top: Self.timeTop, bottom: Self.timeBottom)
         out += yAxis(y, id: "time-y-axis", at: Self.left, label: "time per step (ms)", grid: true)
         out += xAxis(x, id: "time-x-axis", at: Self.timeBottom, label: "step")
-        let xs = timed.map { x.pixel(Double($0.step)) }
+        let xs = timed.map { x.pixel($0.step) }
         for (g, group) in groups.enumerated() {
             let upper = sums[g].map { y.pixel(min($0, y.upper)) }
             let lower = g == 0 ? xs.map { _ in y.pixel(0) } : sums[g - 1].map { y.pixel(min($0, y.upper)) }
             let edge = zip(xs, upper).map { "\(f($0)),\(f($1))" } + zip(xs, lower).reversed().map { "\(f($0)),\(f($1))" }
-            out += "<polygon id=\"time-\(group.rawValue)\" class=\"area\" data-group=\"\(group.rawValue)\" fill=\"\(Self.groupColours[group] ?? "#888")\" fill-opacity=\"0.85\" stroke=\"none\" points=\"\(edge.joined(separator: " "))\"/>\n"
+            out += "<polygon id=\"time-\(group.rawValue)\" class=\"area\" data-group=\"\(group.rawValue)\" data-steps-per-point=\"\(stepsPerPoint)\" fill=\"\(Self.groupColours[group] ?? "#888")\" fill-opacity=\"0.85\" stroke=\"none\" points=\"\(edge.joined(separator: " "))\"/>\n"
         }
         let clipped = timed.indices.filter { totals[$0] > y.upper }
         if !clipped.isEmpty {
-            let named = clipped.prefix(4).map { "step \(timed[$0].step) (\(String(format: "%.1f", totals[$0])) ms)" }.joined(separator: ", ")
+            let named = clipped.prefix(4).map { k in
+                let p = timed[k]
+                return (p.first == p.last ? "step \(p.first)" : "steps \(p.first)-\(p.last)") + String(format: " (%.1f ms)", totals[k])
+            }.joined(separator: ", ")
             out += "<text id=\"time-clipped\" x=\"\(f(Self.right))\" y=\"\(f(Self.timeTop - 4))\" text-anchor=\"end\" fill=\"#555\" font-size=\"11\">cut off at the top: \(named)\(clipped.count > 4 ? " and \(clipped.count - 4) more" : "")</text>\n"
         }
-        let n = Double(timed.count)
-        let means = groups.map { g in timed.reduce(0) { $0 + ($1.milliseconds?[g] ?? 0) } / n }
+        let everyStep = log.steps.compactMap(\.milliseconds)
+        let means = groups.map { g in everyStep.reduce(0) { $0 + ($1[g] ?? 0) } / Double(everyStep.count) }
         let whole = means.reduce(0, +)
         out += legend(at: Self.timeTop - 16, groups.enumerated().map { k, g in
             (String(format: "%@ %.2f ms (%.0f%%)", g.rawValue, means[k], whole > 0 ? 100 * means[k] / whole : 0),
              Self.groupColours[g] ?? "#888", 0.85, false)
         }, swatch: true)
         let notes = [
-            "Legend: mean per step (of \(String(format: "%.2f", whole)) ms in all). compute: each op kind's forward and backward, the optimizer;",
-            "halo: exchanges between layouts (halo, reverse halo, partial sums); allreduce: the wait for the gradient buckets; data: loading the batch;",
-            "waiting: the rest of the step's wall time, mostly the loss's allreduce, where rank 0 waits for the slowest rank.",
+            "Legend: mean per step (\(String(format: "%.2f", whole)) ms in all). compute: each op kind's forward and backward, the optimizer;",
+            "data: loading the batch; halo: exchanges between layouts (halo, reverse halo, partial sums), with any wait for a late neighbour;",
+            "allreduce: the wait for the gradient buckets; waiting: the rest of the step's wall time, mostly the loss's allreduce,",
+            "where rank 0 waits for the slowest rank.",
         ]
         for (k, note) in notes.enumerated() {
             out += "<text class=\"note\" x=\"\(f(Self.left))\" y=\"\(f(Self.timeBottom + 58 + 14 * Double(k)))\" fill=\"#555\" font-size=\"11\">\(escape(note))</text>\n"
