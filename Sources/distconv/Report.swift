@@ -28,6 +28,9 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         let log = try MetricsLog.read(metrics)
         let path = output ?? Self.defaultOutput(for: metrics)
+        guard URL(fileURLWithPath: path).standardizedFileURL != URL(fileURLWithPath: metrics).standardizedFileURL else {
+            throw CLIError("--output: \(path) is the metrics file itself")
+        }
         let name = URL(fileURLWithPath: metrics).lastPathComponent
         let svg = CurvesChart(log, title: "distconv training curves: \(name)").svg()
         guard FileManager.default.createFile(atPath: path, contents: Data(svg.utf8)) else {

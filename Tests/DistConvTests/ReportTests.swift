@@ -110,6 +110,7 @@ import TestSupport
         ("{\"step\": 1, \"epoch\": 1, \"loss\": 2, \"time_ms\": {\"halo\": -1}}", "m.jsonl line 1, field 'time_ms.halo': is -1.0; a time cannot be negative"),
         ("{\"step\": 1, \"epoch\": 1, \"loss\": 2, \"time_ms\": 3}", "m.jsonl line 1, field 'time_ms': not an object"),
         ("{\"step\": 1, \"epoch\": 1, \"loss\": 2}\n{\"epoch\": 1, \"test_loss\": [1]}", "m.jsonl line 2, field 'test_loss': not a number"),
+        ("{\"step\": 1, \"epoch\": 1, \"loss\": -1.7e308}", "m.jsonl line 1, field 'loss': is -1.7e+308; too large to plot"),
     ])
     func aMalformedFileIsNamedByLineAndField(text: String, message: String) {
         do {

@@ -81,9 +81,10 @@ public struct CurvesChart: Sendable {
         }
     }
 
-    /// The x axis both panels share: steps from 0 to the last.
+    /// The x axis both panels share: steps from 0 to the last (or the last epoch's end).
     public var stepAxis: Axis {
-        Axis(covering: 0, Double(log.steps.last?.step ?? 1), pixels: Self.left, Self.right, targetTicks: 8)
+        let last = max(log.steps.last?.step ?? 1, log.epochs.map(\.atStep).max() ?? 0)
+        return Axis(covering: 0, Double(last), pixels: Self.left, Self.right, targetTicks: 8)
     }
 
     public func svg() -> String {

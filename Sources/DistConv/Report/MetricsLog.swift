@@ -130,6 +130,10 @@ private struct Fields {
         guard let n = value as? NSNumber, !(value is String), n.doubleValue.isFinite else {
             throw MetricsLogError(file: file, line: line, field: prefix + name, problem: "not a number (\(value))")
         }
+        // Past this, a difference of two values could overflow the axes' arithmetic.
+        guard abs(n.doubleValue) < 1e100 else {
+            throw MetricsLogError(file: file, line: line, field: prefix + name, problem: "is \(n.doubleValue); too large to plot")
+        }
         return n.doubleValue
     }
 
