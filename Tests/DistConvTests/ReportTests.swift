@@ -121,6 +121,38 @@ import TestSupport
         }
     }
 
+    /// Mutated files (bytes replaced, inserted, deleted; digits and signs favoured so that
+    /// numbers go out of range) are read or refused with a `MetricsLogError`, and whatever
+    /// is read draws: never a trap.
+    @Test func mutatedFilesAreReadOrRefusedNeverATrap() {
+        var random = SplitMix64(seed: 7)
+        let alphabet = Array("0123456789-+.eE,:{}[]\" \nnull".utf8)
+        var drawn = 0, refused = 0
+        for _ in 0..<1500 {
+            var bytes = Array(Self.sample.utf8)
+            for _ in 0..<(1 + Int(random.next() % 6)) {
+                let at = Int(random.next() % UInt64(bytes.count))
+                let byte = random.next() % 4 == 0 ? UInt8(truncatingIfNeeded: random.next()) : alphabet[Int(random.next() % UInt64(alphabet.count))]
+                switch random.next() % 3 {
+                case 0: bytes[at] = byte
+                case 1: bytes.insert(byte, at: at)
+                default: if bytes.count > 1 { bytes.remove(at: at) }
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            do {
+                let log = try MetricsLog.parse(text, file: "m.jsonl")
+                #expect(CurvesChart(log, title: "t").svg().hasSuffix("</svg>\n"))
+                drawn += 1
+            } catch is MetricsLogError {
+                refused += 1
+            } catch {
+                Issue.record("\(error) is not a MetricsLogError")
+            }
+        }
+        #expect(drawn > 100 && refused > 100, "\(drawn) drawn, \(refused) refused")
+    }
+
     @Test func aMissingFile() {
         #expect(throws: MetricsLogError(file: "/no/such.jsonl", problem: "cannot read the file")) {
             try MetricsLog.read("/no/such.jsonl")
