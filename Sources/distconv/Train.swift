@@ -118,9 +118,6 @@ struct TrainCommand: ParsableCommand {
         let say: (String) -> Void = { line in
             if comm.rank == 0 { print(line); fflush(nil) }
         }
-        let display = ProgressDisplay(mode: quiet ? .quiet : stdoutIsTerminal() ? .live : .plain) { text in
-            if comm.rank == 0 { print(text, terminator: ""); fflush(nil) }
-        }
         let job = try agreed(comm) { () throws -> TrainingJob in
             let loaded = try source.load(ranks: comm.size, deriveGrids: true, classes: classes)
             let (dataSource, fallback) = DataSource.choose(data: data, npy: dataNpy)
@@ -132,6 +129,9 @@ struct TrainCommand: ParsableCommand {
                 checkpointEvery: checkpointEvery, keep: keep, resume: resume, initialParameters: initialParameters)
             return try TrainingJob(model: loaded.model, policy: loaded.policy?.rawValue, data: dataSource,
                                    note: fallback, configuration: config, communicator: comm)
+        }
+        let display = ProgressDisplay(mode: quiet ? .quiet : stdoutIsTerminal() ? .live : .plain) { text in
+            if comm.rank == 0 { print(text, terminator: ""); fflush(nil) }
         }
         job.describe().forEach(display.info)
         job.run(report: display.epoch, progress: display.step)

@@ -166,7 +166,7 @@ import TestSupport
             "data": .data, "allreduce wait": .allreduce, "halo/layout exchange": .halo,
             "reverse halo/layout exchange": .halo, "partial-sum reduction": .halo, "partial-sum gradient copy": .halo,
             "output recovery": .halo, "Convolution forward": .compute, "MaxPooling backward": .compute,
-            "optimizer": .compute, "check": .compute,
+            "optimizer": .compute, "check": .compute, "layout reorder": .compute,
         ]
         for (category, group) in expected { #expect(TimeBreakdown.group(of: category) == group, "\(category)") }
     }

@@ -10,7 +10,7 @@
 ///   `partial-sum gradient copy`, `output recovery`; any category naming an exchange, a
 ///   partial sum or a recovery);
 /// - `compute`: every other timed category: each op kind's forward and backward, the
-///   optimizer, the finiteness check;
+///   optimizer, the finiteness check (`check`), local layout reorders (`layout reorder`);
 /// - `waiting`: the part of the step's wall time that no category covers, mostly the
 ///   allreduce of the loss, where rank 0 waits for the slowest rank, plus the bookkeeping
 ///   between timed sections. Never negative.

@@ -67,8 +67,8 @@ public final class Trainer {
             // Where this epoch stops: its end, or --steps.
             let last = min(stepsPerEpoch, first + totalSteps - step)
             for s in first..<stepsPerEpoch where step < totalSteps {
-                let t0 = StepTimer.now()
                 let timed = metrics == nil ? [:] : network.timer.seconds
+                let t0 = StepTimer.now()
                 network.load(samples: Array(order[(s * batch)..<((s + 1) * batch)]), from: data.train)
                 let rate = schedule.rate(atStep: step)
                 let totals = network.trainStep(step: step, globalBatch: batch, optimizer: configuration.optimizer,
