@@ -16,8 +16,9 @@ struct DistconvCommand: ParsableCommand {
               mpirun -n 4 distconv train
               mpirun -n 4 distconv doctor
               distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1
+              distconv report metrics.jsonl
             """,
-        subcommands: [TrainCommand.self, CheckpointCommand.self, Doctor.self, PartitionCommand.self, PlanCommand.self])
+        subcommands: [TrainCommand.self, ReportCommand.self, CheckpointCommand.self, Doctor.self, PartitionCommand.self, PlanCommand.self])
 
     /// Runs the command; every user error (a bad flag, a malformed file, a grid that does
     /// not fit) ends as one line on stderr and exit code 2, never a stack trace.

@@ -22,6 +22,7 @@ struct TrainCommand: ParsableCommand {
               mpirun -n 4 distconv train
               mpirun -n 4 distconv train --batch 2 --steps 50
               mpirun -n 2 distconv train --grid batch --metrics m.jsonl
+              distconv report m.jsonl              # the curves of that run: m.svg
               mpirun -n 4 distconv train --model examples/seed-tiled.json --batch 8 \\
                   --classes 10 --image-size 41 --data synthetic --steps 20
               mpirun -n 4 distconv train --graph examples/vgg19.graph --image-size 32 \\
@@ -90,6 +91,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print where each rank's step time went (per op kind, exchanges, allreduce, data) at the end.")
     var timings = false
 
+    @Flag(help: "Print only the final summary line (and errors).")
+    var quiet = false
+
     @Flag(help: "Give every buffer its own memory instead of the planned arena (a check).")
     var noMemoryReuse = false
 
@@ -135,11 +139,15 @@ struct TrainCommand: ParsableCommand {
             return try TrainingJob(model: loaded.model, policy: loaded.policy?.rawValue, data: dataSource,
                                    note: fallback, configuration: config, communicator: comm)
         }
-        job.describe().forEach(say)
-        job.run(report: say)
+        let display = ProgressDisplay(mode: quiet ? .quiet : stdoutIsTerminal() ? .live : .plain) { text in
+            if comm.rank == 0 { print(text, terminator: ""); fflush(nil) }
+        }
+        job.describe().forEach(display.info)
+        job.run(report: display.epoch, progress: display.step)
+        display.finish()
         if timings { job.trainer.timingReport(steps: job.trainer.totalSteps).forEach(say) }
         let peaks = try comm.allgather(MachineMemory.peakResidentBytes() ?? 0)
-        say("peak resident memory per rank (measured): " + peaks.map(formatBytes).joined(separator: ", ")
+        display.info("peak resident memory per rank (measured): " + peaks.map(formatBytes).joined(separator: ", ")
             + " bytes; planned " + job.plannedTotals.map(formatBytes).joined(separator: ", "))
     }
 }

@@ -50,11 +50,12 @@ public final class Trainer {
     /// The failure tests' injected fault (`DISTCONV_TEST_FAULT`), if any.
     public var fault: TestFault?
 
-    /// Trains from `start` to `totalSteps`; `report` receives rank 0's lines (nothing on
-    /// other ranks). Checkpoints are written every `checkpointEvery` steps, at the end of
-    /// each epoch and of the run.
+    /// Trains from `start` to `totalSteps`; `report` receives rank 0's epoch lines and
+    /// `progress` rank 0's position after every step (nothing on other ranks).
+    /// Checkpoints are written every `checkpointEvery` steps, at the end of each epoch
+    /// and of the run.
     @discardableResult
-    public func run(report: (String) -> Void) -> [EpochSummary] {
+    public func run(report: (String) -> Void, progress: ((StepProgress) -> Void)? = nil) -> [EpochSummary] {
         var summaries: [EpochSummary] = []
         var step = start.step
         var written = -1
@@ -65,7 +66,10 @@ public final class Trainer {
             let started = StepTimer.now()
             var lossSum = 0.0
             var taken = 0
+            // Where this epoch stops: its end, or --steps.
+            let last = min(stepsPerEpoch, first + totalSteps - step)
             for s in first..<stepsPerEpoch where step < totalSteps {
+                let timed = metrics == nil ? [:] : network.timer.seconds
                 let t0 = StepTimer.now()
                 let samples = Array(order[(s * batch)..<((s + 1) * batch)])
                 Activity.step = step + 1
@@ -77,9 +81,18 @@ public final class Trainer {
                 if totals.nonFinite { stopOnNonFinite(step: step, samples: samples, loss: totals.loss) }
                 lossSum += totals.loss
                 taken += 1
+                let t1 = StepTimer.now()
                 metrics?.step(step: step + 1, epoch: epoch + 1, loss: totals.loss, rate: rate,
-                              imagesPerSecond: Double(batch) / (StepTimer.now() - t0))
+                              imagesPerSecond: Double(batch) / (t1 - t0),
+                              time: TimeBreakdown(before: timed, after: network.timer.seconds, wall: t1 - t0))
                 step += 1
+                if let progress, communicator.rank == 0 {
+                    let elapsed = t1 - started
+                    progress(StepProgress(
+                        epoch: epoch + 1, epochs: epochs, step: s + 1, stepsInEpoch: last,
+                        meanLoss: lossSum / Double(taken), imagesPerSecond: Double(taken * batch) / elapsed,
+                        secondsLeft: elapsed / Double(taken) * Double(last - s - 1)))
+                }
                 if let every = configuration.checkpointEvery, step % every == 0, step < totalSteps, s + 1 < stepsPerEpoch {
                     checkpoint(step: step, epoch: epoch, stepInEpoch: s + 1)
                     written = step
@@ -94,7 +107,7 @@ public final class Trainer {
                 testAccuracy: test.accuracy, imagesPerSecond: Double(taken * batch) / trainSeconds,
                 seconds: StepTimer.now() - started)
             summaries.append(summary)
-            metrics?.epoch(summary)
+            metrics?.epoch(summary, atStep: step)
             if communicator.rank == 0 {
                 report(String(format: "epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.0f images/s  %.1f s",
                               summary.epoch, epochs, summary.trainLoss, summary.testLoss, summary.testAccuracy,

@@ -104,5 +104,7 @@ public final class TrainingJob {
     }
 
     @discardableResult
-    public func run(report: (String) -> Void) -> [EpochSummary] { trainer.run(report: report) }
+    public func run(report: (String) -> Void, progress: ((StepProgress) -> Void)? = nil) -> [EpochSummary] {
+        trainer.run(report: report, progress: progress)
+    }
 }
