@@ -124,6 +124,24 @@ import TestSupport
 
     static func lines(_ text: String) -> Set<String> { Set(text.split(separator: "\n").map(String.init)) }
 
+    /// A missing binary, hostfile or repository: exit 2 and one line naming it, before mpirun.
+    @Test func launchScriptsRejectBadInputWithOneLine() throws {
+        let root = packageRoot.path
+        for (script, arguments, environment, named) in [
+            ("launch/slurm.sbatch", ["doctor"], ["DISTCONV": "/nonexistent/distconv"], "/nonexistent/distconv: no such program"),
+            ("launch/slurm.sbatch", ["doctor"], ["SLURM_SUBMIT_DIR": "/tmp"], "/tmp: not the repository"),
+            ("launch/hostfile", ["/nonexistent/hosts.txt", "-n", "2", Self.distconv, "doctor"], [:],
+             "/nonexistent/hosts.txt: cannot read the hostfile"),
+            ("launch/hostfile", ["hosts.txt", Self.distconv], [:], "usage: launch/hostfile HOSTFILE -n N PROGRAM"),
+            ("launch/local", ["-n", "2"], [:], "usage: launch/local -n N PROGRAM"),
+        ] {
+            let r = try Self.bash(root + "/" + script, arguments, environment: environment, timeout: 30)
+            let lines = r.stderr.split(separator: "\n")
+            #expect(r.status == 2 && lines.count == 1 && r.stderr.contains(named),
+                    "\(script) \(arguments): \(r.status) \(r.stderr)")
+        }
+    }
+
     /// One node of this machine, 2 tasks: mpirun finds the 2 ranks in the allocation (no
     /// -n) with the script's environment, and the training ends with exit 0 and its epoch
     /// line in the job's output file.
