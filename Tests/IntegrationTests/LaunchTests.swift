@@ -22,6 +22,15 @@ import TestSupport
         + " OMP_NUM_THREADS=$OMP_NUM_THREADS OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
         + " sigkill_timeout=$OMPI_MCA_odls_base_sigkill_timeout"
 
+    /// The lines `show` prints when rank i is at `addresses[i]` with the launch scripts'
+    /// environment (one thread each, a failed rank ending the job at once).
+    static func shown(at addresses: [String]) -> Set<String> {
+        Set(addresses.enumerated().map { rank, address in
+            "rank \(rank) of \(addresses.count) at \(address): "
+                + "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 sigkill_timeout=0"
+        })
+    }
+
     /// Runs a script with bash from the repository root.
     static func bash(_ script: String, _ arguments: [String], environment: [String: String] = [:],
                      timeout: Double = 60) throws -> ProcessResult {
@@ -102,7 +111,8 @@ import TestSupport
         let enter = netns.map { ["nsenter", "--net=/run/netns/\($0)"] } ?? []
         let path = dir + "/" + output
         let r = try runProcess(
-            "/usr/bin/env", enter + ["sbatch", "--wait", "--output=\(path)"] + options + ["launch/slurm.sbatch"] + arguments,
+            "/usr/bin/env",
+            enter + ["sbatch", "--wait", "--output=\(path)"] + options + ["launch/slurm.sbatch"] + arguments,
             environment: environment, timeout: 120, currentDirectory: packageRoot)
         let printed = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no output file)"
         // On failure, the daemons' logs say what Slurm saw.
@@ -114,7 +124,8 @@ import TestSupport
         try #require(
             r.status == 0,
             """
-            sbatch --wait \(options) \(arguments.first ?? ""): \(r.status)\(r.timedOut ? " (timed out)" : "") \(r.stdout)\(r.stderr)
+            sbatch --wait \(options) \(arguments.first ?? ""): status \(r.status)\(r.timedOut ? " (timed out)" : "")
+            \(r.stdout)\(r.stderr)
             job output:
             \(printed)
             \(logs.joined(separator: "\n"))
@@ -128,7 +139,8 @@ import TestSupport
     @Test func launchScriptsRejectBadInputWithOneLine() throws {
         let root = packageRoot.path
         for (script, arguments, environment, named) in [
-            ("launch/slurm.sbatch", ["doctor"], ["DISTCONV": "/nonexistent/distconv"], "/nonexistent/distconv: no such program"),
+            ("launch/slurm.sbatch", ["doctor"], ["DISTCONV": "/nonexistent/distconv"],
+             "/nonexistent/distconv: no such program"),
             ("launch/slurm.sbatch", ["doctor"], ["SLURM_SUBMIT_DIR": "/tmp"], "/tmp: not the repository"),
             ("launch/hostfile", ["/nonexistent/hosts.txt", "-n", "2", Self.distconv, "doctor"], [:],
              "/nonexistent/hosts.txt: cannot read the hostfile"),
@@ -151,9 +163,7 @@ import TestSupport
         try Self.withSlurm(in: dir) {
             let oneNode = ["--nodes=1", "--ntasks-per-node=2"]
             let shown = try Self.sbatch(oneNode, program: "/bin/sh", ["-c", Self.show], dir: dir, output: "show.out")
-            #expect(Self.lines(shown) == Set((0..<2).map {
-                "rank \($0) of 2 at 127.0.0.1/8: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 sigkill_timeout=0"
-            }), "\(shown)")
+            #expect(Self.lines(shown) == Self.shown(at: ["127.0.0.1/8", "127.0.0.1/8"]), "\(shown)")
 
             let metrics = dir + "/metrics.jsonl"
             let output = try Self.sbatch(oneNode, program: Self.distconv, Self.training + ["--metrics", metrics],
@@ -174,9 +184,7 @@ import TestSupport
                 let twoNodes = ["--nodes=2", "--ntasks-per-node=1"]
                 let shown = try Self.sbatch(twoNodes, program: "/bin/sh", ["-c", Self.show], dir: dir,
                                             output: "show.out", netns: "\(name)-a")
-                #expect(Self.lines(shown) == Set((0..<2).map {
-                    "rank \($0) of 2 at 10.77.0.\($0 + 1)/24: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 sigkill_timeout=0"
-                }), "\(shown)")
+                #expect(Self.lines(shown) == Self.shown(at: ["10.77.0.1/24", "10.77.0.2/24"]), "\(shown)")
 
                 let metrics = dir + "/two-nodes.jsonl"
                 let output = try Self.sbatch(twoNodes, program: Self.distconv, Self.training + ["--metrics", metrics],
@@ -204,14 +212,15 @@ import TestSupport
             let launcher = packageRoot.appendingPathComponent("launch/hostfile").path
             func acrossHosts(_ program: String, _ arguments: [String]) throws -> ProcessResult {
                 try runProcess(
-                    "/usr/bin/env", ["ip", "netns", "exec", "\(name)-a", "/bin/bash", launcher, hostfile, "-n", "2", program] + arguments,
+                    "/usr/bin/env",
+                    ["ip", "netns", "exec", "\(name)-a", "/bin/bash", launcher, hostfile, "-n", "2", program]
+                        + arguments,
                     environment: environment, timeout: 120, currentDirectory: packageRoot)
             }
 
             let shown = try acrossHosts("/bin/sh", ["-c", Self.show])
-            #expect(shown.status == 0 && Self.lines(shown.stdout) == Set((0..<2).map {
-                "rank \($0) of 2 at 10.77.0.\($0 + 1)/24: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 sigkill_timeout=0"
-            }), "\(shown.stdout)\(shown.stderr)")
+            #expect(shown.status == 0 && Self.lines(shown.stdout) == Self.shown(at: ["10.77.0.1/24", "10.77.0.2/24"]),
+                    "\(shown.stdout)\(shown.stderr)")
 
             func vethBytes() throws -> (rx: Int, tx: Int) {
                 let r = try runProcess("/usr/bin/env", ["ip", "netns", "exec", "\(name)-a", "cat", "/proc/net/dev"])
@@ -223,7 +232,8 @@ import TestSupport
             let twoHosts = try acrossHosts(Self.distconv, Self.training + ["--metrics", dir + "/two-hosts.jsonl"])
             let after = try vethBytes()
             try #require(twoHosts.status == 0, "\(twoHosts.stdout)\n\(twoHosts.stderr)")
-            Self.expectSameLosses(try Self.losses(dir + "/two-hosts.jsonl"), try Self.oneHostLosses(in: dir), "two hosts")
+            let oneHost = try Self.oneHostLosses(in: dir)
+            Self.expectSameLosses(try Self.losses(dir + "/two-hosts.jsonl"), oneHost, "two hosts")
 
             // Every step allreduces all gradients, so each direction of the veth carries at
             // least 5 steps of them ("gradients N" bytes in the memory line).
