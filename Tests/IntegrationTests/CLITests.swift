@@ -4,8 +4,7 @@ import TestSupport
 
 /// Writes `text` to a fresh temporary file and returns its path.
 func temporaryFile(_ text: String, name: String = "model.json") throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distconv-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = URL(fileURLWithPath: TemporaryFolders.make("file"))
     let url = dir.appendingPathComponent(name)
     try text.write(to: url, atomically: true, encoding: .utf8)
     return url.path

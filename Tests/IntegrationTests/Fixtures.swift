@@ -3,11 +3,9 @@ import TestSupport
 
 /// Small files the integration tests train on and corrupt.
 enum Fixtures {
-    /// A fresh temporary folder.
+    /// A fresh temporary folder, removed when the test process exits.
     static func folder(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distconv-\(name)-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        TemporaryFolders.make(name)
     }
 
     /// An .npy file (version 1) with `descr`, `shape` and the raw bytes `body`.

@@ -18,7 +18,7 @@ import TestSupport
     /// Under mpirun each rank works out its own part; it must equal what one process says
     /// about that rank.
     @Test(arguments: ["seed-tiled.json", "fashion-cnn.json"]) func partitionOnEveryRankAgreesWithOneProcess(model: String) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distconv-partition-\(UUID().uuidString)").path
+        let dir = TemporaryFolders.make("partition")
         let path = packageRoot.appendingPathComponent("examples/\(model)").path
         for format in ["text", "json"] {
             let r = try runMPI(ranks: 4, "distconv", ["partition", "--model", path, "--format", format, "--output", dir], timeout: 60)

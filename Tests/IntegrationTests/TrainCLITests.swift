@@ -16,8 +16,7 @@ import TestSupport
     }
 
     static func temporary(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distconv-train-cli-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = URL(fileURLWithPath: TemporaryFolders.make("train-cli"))
         return dir.appendingPathComponent(name).path
     }
 

@@ -56,11 +56,13 @@ public func runProcess(
     // Read both pipes while waiting so a chatty child cannot block on a full pipe.
     final class Box: @unchecked Sendable { var data = Data() }
     let out = Box(), err = Box()
+    // Each pipe is read on a thread of its own: the reads block until the child ends,
+    // and on Dispatch's shared pool many running children could starve each other.
     let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async { out.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter()
-    DispatchQueue.global().async { err.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    for (box, pipe) in [(out, outPipe), (err, errPipe)] {
+        group.enter()
+        Thread { box.data = pipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }.start()
+    }
     var timedOut = false
     while process.isRunning {
         if Date().timeIntervalSince(start) > timeout {
