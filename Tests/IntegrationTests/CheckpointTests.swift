@@ -86,7 +86,19 @@ import TestSupport
                 usleep(50_000)
                 waited += 1
             }
-            usleep(UInt32((trial * 53_000) % 450_000))
+            if trial % 2 == 0 {
+                // Half the kills at a moment inside a write: wait for one to begin (its
+                // files are 150 ms apart), then a moment into it. On a loaded machine a
+                // moment picked blind can miss every write.
+                var polls = 0
+                while !Self.writing(in: dir) && polls < 20_000 {
+                    usleep(1_000)
+                    polls += 1
+                }
+                usleep(UInt32((trial * 37_000) % 300_000))
+            } else {
+                usleep(UInt32((trial * 53_000) % 450_000))
+            }
             // mpirun and every rank carry the folder's unique name in their command line.
             let killer = Process()
             killer.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
@@ -102,8 +114,8 @@ import TestSupport
                     }
                 }
             }
+            if Self.writing(in: dir) { inside += 1 }
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            if names.contains(where: { $0.hasSuffix(".tmp") }) { inside += 1 }
             for name in names where name.hasPrefix("checkpoint-") {
                 #expect(FileManager.default.fileExists(atPath: "\(dir)/\(name)/state.json"), "trial \(trial): \(name) incomplete")
             }
@@ -112,6 +124,11 @@ import TestSupport
         #expect(inside >= 5, "only \(inside) of 20 kills landed inside a write")
         let look = try runProduct("distconv", ["checkpoint", dir])
         #expect(look.status == 0 && look.stdout.contains("model.safetensors: 6 tensors"), "\(look.stdout)\(look.stderr)")
+    }
+
+    /// Whether a checkpoint write is in progress in `dir` (its temporary folder exists).
+    static func writing(in dir: String) -> Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).contains { $0.hasSuffix(".tmp") }
     }
 
     /// Each corruption of a good checkpoint: exit 2, one line naming the file (and the
