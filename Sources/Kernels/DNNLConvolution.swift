@@ -135,6 +135,20 @@ public final class DNNLConvolution {
          weightsPlan!.conv.implementation)
     }
 
+    /// The oneDNN implementation of the forward over a sub-rectangle (building it). A
+    /// sub-rectangle runs the whole block's implementation when oneDNN has it for that
+    /// shape; some narrow pieces (one output wide with wide padding, say) are refused by
+    /// the jit kernels and run on another, which rounds differently.
+    public func forwardImplementation(outputRows: Range<Int>, outputCols: Range<Int>) -> String {
+        forwardPlan(ConvRegion(rows: outputRows, cols: outputCols)).conv.implementation
+    }
+
+    /// The oneDNN implementation of the backward-data over a sub-rectangle of dx ("none"
+    /// when no output reads it).
+    public func backwardDataImplementation(inputRows: Range<Int>, inputCols: Range<Int>) -> String {
+        backwardDataPlan(ConvRegion(rows: inputRows, cols: inputCols)).conv?.implementation ?? "none"
+    }
+
     /// Whether the whole-block forward runs on the caller's x and y without a copy.
     public var forwardIsDirect: Bool {
         let p = forwardPlans[ConvRegion(rows: shard.outputRows, cols: shard.outputCols)]!
@@ -207,7 +221,7 @@ public final class DNNLConvolution {
             preconditionFailure("\(geometry.layer): outputs \(region.rows) x \(region.cols) read only padding")
         }
         do {
-            let p = try ConvForwardPlan(self, problem)
+            let p = try ConvForwardPlan(self, problem, prefer: implementations.forward)
             forwardPlans[region] = p
             return p
         } catch {
@@ -224,7 +238,7 @@ public final class DNNLConvolution {
             cols: outputsReading(region.cols, block: shard.outputCols, kernel: g.kernelWidth, stride: g.strideW,
                                  padding: g.paddingW, dilation: g.dilationW))
         do {
-            let p = try ConvBackwardDataPlan(self, problem(outputs: outputs), dx: region)
+            let p = try ConvBackwardDataPlan(self, problem(outputs: outputs), dx: region, prefer: implementations.backwardData)
             backwardDataPlans[region] = p
             return p
         } catch {
