@@ -164,6 +164,13 @@ public final class DNNLConvolution {
     /// Forward: writes y over `outputRows x outputCols` (global, inside the block; the
     /// whole block by default) and leaves the rest of y alone. `bias` is required when
     /// built with a bias and must be nil otherwise.
+    ///
+    /// A sub-rectangle copies its input region and output through scratch buffers (the
+    /// jit kernels take only dense memory), so an interior computed alone costs more than
+    /// the whole block (bench/run-kernels prints both). The cheap way to overlap a halo
+    /// exchange: run the whole block while the halo is in flight (outputs that read the
+    /// halo come out wrong), then, once it has arrived, only the strips of outputs that
+    /// read it; the result is the fresh whole call's bit for bit (tested).
     public func forward(
         x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?,
         y: UnsafeMutableBufferPointer<Float>, outputRows: Range<Int>? = nil, outputCols: Range<Int>? = nil

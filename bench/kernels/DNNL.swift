@@ -152,6 +152,48 @@ func measureDNNLConvolution(_ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int
         let (ta, tb, ti) = bestTriple(repeats, a, bb, im)
         figures.append(DNNLFigure(name: "\(label) \(pass)", flops: flops, api: ta, bare: withBare ? tb : .nan, im2col: ti))
     }
+    if s != g.wholeShard {
+        // Overlap's calls: the interior (no halo read) and the eight strips one output
+        // wide around it, against the whole block in one call.
+        func parts(_ r: Range<Int>) -> [Range<Int>] {
+            [r.lowerBound..<(r.lowerBound + 1), (r.lowerBound + 1)..<(r.upperBound - 1), (r.upperBound - 1)..<r.upperBound]
+        }
+        let pieces = parts(s.outputRows).flatMap { r in parts(s.outputCols).map { (r, $0) } }
+        let dxPieces = parts(s.inputRows).flatMap { r in parts(s.inputCols).map { (r, $0) } }
+        let piecewise = {
+            for (r, c) in pieces {
+                conv.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(w), bias: UnsafeBufferPointer(b), y: y,
+                             outputRows: r, outputCols: c)
+            }
+        }
+        let dxPiecewise = {
+            for (r, c) in dxPieces {
+                conv.backwardData(dy: UnsafeBufferPointer(dy), weight: UnsafeBufferPointer(w), dx: dx, inputRows: r, inputCols: c)
+            }
+        }
+        let interior = {
+            conv.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(w), bias: UnsafeBufferPointer(b), y: y,
+                         outputRows: pieces[4].0, outputCols: pieces[4].1)
+        }
+        // The cheap form of overlap: the whole block in place while the halo is in flight
+        // (its boundary outputs read stale halo), then the strips that read the halo
+        // again, here the top row and the left column (this shard's halo sides).
+        let strips = {
+            apiF()
+            conv.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(w), bias: UnsafeBufferPointer(b), y: y,
+                         outputRows: s.outputRows.lowerBound..<(s.outputRows.lowerBound + 1), outputCols: s.outputCols)
+            conv.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(w), bias: UnsafeBufferPointer(b), y: y,
+                         outputRows: (s.outputRows.lowerBound + 1)..<s.outputRows.upperBound,
+                         outputCols: s.outputCols.lowerBound..<(s.outputCols.lowerBound + 1))
+        }
+        let (_, ts) = bestPair(repeats, apiF, strips)
+        let (tw, tp, ti) = bestTriple(repeats, apiF, piecewise, interior)
+        let (tdw, tdp) = bestPair(repeats, apiD, dxPiecewise)
+        print("  pieces: forward whole \(round2(tw * 1e3)) ms, whole + the 2 halo-side strips again \(round2(ts * 1e3)) ms "
+              + "(x\(round2(ts / tw))), interior + 8 strips \(round2(tp * 1e3)) ms "
+              + "(x\(round2(tp / tw))), interior alone \(round2(ti * 1e3)) ms; backward-data whole \(round2(tdw * 1e3)) ms, "
+              + "9 pieces \(round2(tdp * 1e3)) ms (x\(round2(tdp / tdw))); scratch \(conv.scratchBytes >> 20) MB")
+    }
     // The API's forward against the im2col path's on the same values (NCHW from blocked).
     let back = allocate(n * f * s.outputPlane)
     let reorder = ActivationReorder(n: n, c: f, h: s.outputRows.count, w: s.outputCols.count, from: output, to: .nchw)
