@@ -14,7 +14,9 @@ public final class DNNLEngine: @unchecked Sendable {
 
     /// Created on first use. Without `OMP_NUM_THREADS` in the environment oneDNN would
     /// use every core, and each MPI rank would oversubscribe them; one thread per rank is
-    /// the default, `setThreads` raises it.
+    /// the default (set for the thread that first uses the engine: OpenMP's count is per
+    /// calling thread, and libgomp read the environment when it was loaded), `setThreads`
+    /// changes it. Launch scripts set `OMP_NUM_THREADS=1` as they set OpenBLAS's.
     public static let shared = DNNLEngine()
 
     private init() {

@@ -45,10 +45,13 @@ final class BareConvolution {
         }
         var src = md([n, c, input.0, input.1], srcTag), dst = md([n, f, output.0, output.1], dstTag)
         var wAny = md([f, c, 3, 3], dnnl_format_tag_any), bias = md([f], dnnl_x)
+        // dx in the format backward-data picks (with a plain NCHW dx, as conv1's data
+        // would be, oneDNN 2.6 has only its reference kernel).
+        var srcAny = md([n, c, input.0, input.1], dnnl_format_tag_any)
         let strides: [Int64] = [1, 1], lo = [Int64(padLow.0), Int64(padLow.1)], hi = [Int64(padHigh.0), Int64(padHigh.1)]
         var cd = dnnl_convolution_desc_t(), bd = dnnl_convolution_desc_t(), wd = dnnl_convolution_desc_t()
         check(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &src, &wAny, &bias, &dst, strides, lo, hi))
-        check(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src, &wAny, &dst, strides, lo, hi))
+        check(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &srcAny, &wAny, &dst, strides, lo, hi))
         check(dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src, &wAny, &bias, &dst, strides, lo, hi))
         var fpd: dnnl_primitive_desc_t?, bpd: dnnl_primitive_desc_t?, wpd: dnnl_primitive_desc_t?
         check(dnnl_primitive_desc_create(&fpd, &cd, nil, engine, nil))
