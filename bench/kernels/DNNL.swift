@@ -209,17 +209,24 @@ func measureDNNLConvolution(_ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int
     var diff = 0.0, scale = 0.0
     for i in back.indices { diff = max(diff, Double(abs(back[i] - yi[i]))); scale = max(scale, Double(abs(yi[i]))) }
     print("  api forward vs im2col forward: max |difference| / max |value| = \(diff / max(scale, 1e-30))")
-    for p in [x, w, b, y, dy, dx, dw, db, xi, yi, dyi, dxi, ws, back, xn] { UnsafeMutableRawPointer(p.baseAddress!).deallocate() }
+    for p in [x, y, dy, dx] { freeAligned(p) }
+    for p in [w, b, dw, db, xi, yi, dyi, dxi, ws, back, xn] { p.deallocate() }
 }
 
 /// A zeroed buffer on a 64-byte boundary (one AVX-512 vector, one cache line): malloc's
 /// large blocks start 16 bytes past a page, and every 64-byte load would then straddle
 /// two lines.
+/// BENCH_MISALIGN=k starts the buffers k floats past the boundary, to see what that costs.
 func allocateAligned(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
-    let p = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: n), count: n)
+    let skip = getenvInt("BENCH_MISALIGN") ?? 0
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: (n + skip) * 4, alignment: 64)
+    let p = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: n + skip) + skip, count: n)
     p.initialize(repeating: 0)
     return p
+}
+
+func freeAligned(_ p: UnsafeMutableBufferPointer<Float>) {
+    UnsafeMutableRawPointer(p.baseAddress! - (getenvInt("BENCH_MISALIGN") ?? 0)).deallocate()
 }
 
 /// Per-side padding of one axis of a stride-1, dilation-1 convolution shard.
