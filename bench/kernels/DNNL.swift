@@ -216,10 +216,20 @@ func measureDNNLConvolution(_ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int
                          outputCols: s.outputCols.lowerBound..<(s.outputCols.lowerBound + 1))
         }
         let (_, ts) = bestPair(repeats, apiF, strips)
+        let topStrip = {
+            conv.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(w), bias: UnsafeBufferPointer(b), y: y,
+                         outputRows: s.outputRows.lowerBound..<(s.outputRows.lowerBound + 1), outputCols: s.outputCols)
+        }
+        let leftStrip = {
+            conv.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(w), bias: UnsafeBufferPointer(b), y: y,
+                         outputRows: (s.outputRows.lowerBound + 1)..<s.outputRows.upperBound,
+                         outputCols: s.outputCols.lowerBound..<(s.outputCols.lowerBound + 1))
+        }
+        let (tTop, tLeft) = bestPair(repeats * 4, topStrip, leftStrip)
         let (tw, tp, ti) = bestTriple(repeats, apiF, piecewise, interior)
         let (tdw, tdp) = bestPair(repeats, apiD, dxPiecewise)
         print("  pieces: forward whole \(round2(tw * 1e3)) ms, whole + the 2 halo-side strips again \(round2(ts * 1e3)) ms "
-              + "(x\(round2(ts / tw))), interior + 8 strips \(round2(tp * 1e3)) ms "
+              + "(x\(round2(ts / tw)); top row alone \(round3(tTop * 1e3)) ms, left column alone \(round3(tLeft * 1e3)) ms), interior + 8 strips \(round2(tp * 1e3)) ms "
               + "(x\(round2(tp / tw))), interior alone \(round2(ti * 1e3)) ms; backward-data whole \(round2(tdw * 1e3)) ms, "
               + "9 pieces \(round2(tdp * 1e3)) ms (x\(round2(tdp / tdw))); scratch \(conv.scratchBytes >> 20) MB")
     }

@@ -11,6 +11,7 @@ struct BenchOptions {
     var runModel = true
     var runDNNL = true
     var cpuTime: Bool?
+    var dnnlRepeats: Int?
     var repeats = 5
     var save: String?
     var compare: String?
@@ -24,13 +25,14 @@ struct BenchOptions {
             case "--model-only": runConv = false; runLC = false; runDNNL = false
             case "--dnnl-only": runConv = false; runLC = false; runModel = false; runDNNL = true
             case "--no-dnnl": runDNNL = false
+            case "--dnnl-repeats": dnnlRepeats = it.next().flatMap { Int($0) }
             case "--cpu-time": cpuTime = true
             case "--wall-time": cpuTime = false
             case "--repeats": repeats = it.next().flatMap { Int($0) } ?? repeats
             case "--save": save = it.next()
             case "--compare": compare = it.next()
             default:
-                print("usage: bench-kernels [--conv-only|--lc-only|--model-only|--dnnl-only|--no-dnnl] [--cpu-time|--wall-time] [--repeats N] [--save FILE] [--compare FILE]")
+                print("usage: bench-kernels [--conv-only|--lc-only|--model-only|--dnnl-only|--no-dnnl] [--cpu-time|--wall-time] [--dnnl-repeats N] [--repeats N] [--save FILE] [--compare FILE]")
                 exit(2)
             }
         }

@@ -24,5 +24,5 @@ compareOrSave(checks, figures: results, options: options)
 if !results.isEmpty { printFigures(results) }
 if options.runDNNL {
     benchClock = options.cpuTime == false ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID
-    benchDNNL(repeats: options.repeats)
+    benchDNNL(repeats: options.dnnlRepeats ?? options.repeats)
 }
