@@ -150,6 +150,33 @@ struct DNNLConvRun {
         }
     }
 
+    /// A block of output channels (the channel split of a layer): its filters only, its
+    /// part of y, the block's share of dx.
+    @Test(arguments: [ActivationLayout.blocked(16), .blocked(8), .nchw])
+    func aBlockOfOutputChannels(_ layout: ActivationLayout) throws {
+        let cc = dnnlConvCases[2]
+        let g = try cc.geometry()
+        let block = 2..<7
+        var rng = SplitMix64(seed: 4)
+        let x: [Float] = randomValues(cc.n * cc.c * cc.h * cc.w, &rng)
+        let w: [Float] = randomValues(block.count * g.patchSize, &rng)
+        let b: [Float] = randomValues(block.count, &rng)
+        let dy: [Float] = randomValues(cc.n * block.count * g.outputHeight * g.outputWidth, &rng)
+        var reference = ConvRun<Double>(g: g, s: g.wholeShard, n: cc.n)
+        reference.block = block
+        let yRef = reference.forward(x: toDouble(x), w: toDouble(w), b: toDouble(b))
+        let gRef = reference.backward(x: toDouble(x), w: toDouble(w), dy: toDouble(dy))
+        let run = DNNLConvRun(conv: try DNNLConvolution(g, g.wholeShard, batch: cc.n, outChannels: block, input: layout, output: layout),
+                              n: cc.n, c: cc.c, f: block.count)
+        let y = run.forward(x: x, w: w, b: b), dx = run.backwardData(dy: dy, w: w)
+        var dw = [Float](repeating: 0, count: w.count), db = [Float](repeating: 0, count: b.count)
+        run.backwardWeights(x: x, dy: dy, dw: &dw, db: &db)
+        #expect(relativeError(y, yRef) <= 1e-5, "forward: \(relativeError(y, yRef))")
+        #expect(relativeError(dx, gRef.dx) <= 1e-5, "dx: \(relativeError(dx, gRef.dx))")
+        #expect(relativeError(dw, gRef.dw) <= 1e-5, "dw: \(relativeError(dw, gRef.dw))")
+        #expect(relativeError(db, gRef.db) <= 1e-5, "db: \(relativeError(db, gRef.db))")
+    }
+
     @Test func aGroupedConvolutionNeedsAllItsOutputChannels() throws {
         let g = try Conv2DGeometry(inChannels: 4, outChannels: 4, height: 5, width: 5, kernel: 3, padding: 1, groups: 2)
         #expect(throws: KernelShapeError.self) {
