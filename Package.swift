@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 //
 // Module layers (DESIGN.md §6); each arrow is the only way down:
-//   CMPI, CBLAS (C shims) -> Geometry -> Kernels (CBLAS) and Comm (CMPI)
+//   CMPI, CBLAS, CDNNL (C shims) -> Geometry -> Kernels (CBLAS, CDNNL) and Comm (CMPI)
 //   -> DistConv -> distconv (CLI)
 import PackageDescription
 
@@ -25,8 +25,9 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "Geometry"),
-        .target(name: "Kernels", dependencies: ["CBLAS", "Geometry"]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "Geometry"]),
         .target(name: "Comm", dependencies: ["CMPI", "Geometry"]),
         .target(name: "DistConv", dependencies: ["Geometry", "Kernels", "Comm", "CZlib"]),
         .executableTarget(
@@ -40,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "bench-halo", dependencies: ["Comm", "Geometry", "CMPI"], path: "bench/halo"),
         .executableTarget(
-            name: "bench-kernels", dependencies: ["Kernels", "Geometry", "CBLAS"],
+            name: "bench-kernels", dependencies: ["Kernels", "Geometry", "CBLAS", "CDNNL"],
             path: "bench/kernels"),
 
         // Tests. MPIChecks is a program the integration tests start under mpirun.

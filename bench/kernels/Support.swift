@@ -9,6 +9,9 @@ struct BenchOptions {
     var runConv = true
     var runLC = true
     var runModel = true
+    var runDNNL = true
+    var cpuTime: Bool?
+    var dnnlRepeats: Int?
     var repeats = 5
     var save: String?
     var compare: String?
@@ -17,14 +20,19 @@ struct BenchOptions {
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
-            case "--conv-only": runLC = false; runModel = false
-            case "--lc-only": runConv = false; runModel = false
-            case "--model-only": runConv = false; runLC = false
+            case "--conv-only": runLC = false; runModel = false; runDNNL = false
+            case "--lc-only": runConv = false; runModel = false; runDNNL = false
+            case "--model-only": runConv = false; runLC = false; runDNNL = false
+            case "--dnnl-only": runConv = false; runLC = false; runModel = false; runDNNL = true
+            case "--no-dnnl": runDNNL = false
+            case "--dnnl-repeats": dnnlRepeats = it.next().flatMap { Int($0) }
+            case "--cpu-time": cpuTime = true
+            case "--wall-time": cpuTime = false
             case "--repeats": repeats = it.next().flatMap { Int($0) } ?? repeats
             case "--save": save = it.next()
             case "--compare": compare = it.next()
             default:
-                print("usage: bench-kernels [--conv-only|--lc-only|--model-only] [--repeats N] [--save FILE] [--compare FILE]")
+                print("usage: bench-kernels [--conv-only|--lc-only|--model-only|--dnnl-only|--no-dnnl] [--cpu-time|--wall-time] [--dnnl-repeats N] [--repeats N] [--save FILE] [--compare FILE]")
                 exit(2)
             }
         }
@@ -40,9 +48,14 @@ struct Figure {
     var note: String = ""
 }
 
+/// The clock the timings read: wall time, or with `--cpu-time` (the oneDNN part's
+/// default) the calling thread's CPU time, which leaves out the time other processes on
+/// a loaded shared host hold the core (every kernel timed here runs on one thread).
+nonisolated(unsafe) var benchClock = CLOCK_MONOTONIC
+
 func now() -> Double {
     var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
+    clock_gettime(benchClock, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 

@@ -11,6 +11,8 @@ import Glibc
 
 // Output is flushed per line by print; nothing to set up.
 let options = BenchOptions(CommandLine.arguments.dropFirst())
+// Wall time for the issue-5 parts unless --cpu-time; CPU time for oneDNN's unless --wall-time.
+if options.cpuTime == true { benchClock = CLOCK_THREAD_CPUTIME_ID }
 printMachine()
 var results: [Figure] = []
 var checks: [String: [Float]] = [:]
@@ -19,4 +21,8 @@ if options.runConv { benchConvolution(into: &results, checks: &checks) }
 if options.runLC { benchLocallyConnected(into: &results, checks: &checks) }
 if options.runModel { benchModel(into: &results, checks: &checks, options: options) }
 compareOrSave(checks, figures: results, options: options)
-printFigures(results)
+if !results.isEmpty { printFigures(results) }
+if options.runDNNL {
+    benchClock = options.cpuTime == false ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID
+    benchDNNL(repeats: options.dnnlRepeats ?? options.repeats)
+}
