@@ -1,10 +1,11 @@
 import Comm
 import Geometry
 
-/// `start`, independent work, `finish` against `execute` of the same exchange: the
-/// results must be bitwise equal, and whatever the work reads of the destination outside
-/// `incomingRegions` while the messages travel must already hold its final value (that is
-/// what lets a convolution compute its interior early). Values are not exact in Float, so
+/// `start`, independent work (calling `progress` now and then), `finish` against
+/// `execute` of the same exchange: the results must be bitwise equal, and whatever the
+/// work reads of the destination outside `incomingRegions` while the messages travel must
+/// already hold its final value (that is what lets a convolution compute its interior
+/// early). Values are not exact in Float, so
 /// in accumulate mode a different order of additions would show.
 func startFinishCheck(
     _ comm: Communicator, _ layout: TensorLayout, mode: RedistributionMode, inPlace: Bool
@@ -36,7 +37,10 @@ func startFinishCheck(
         overlapped.withUnsafeMutableBufferPointer { d in
             let pending = inPlace ? exchange.start(d) : exchange.start(from: s, into: d)
             // The independent work: read what is final already, into a buffer of its own.
-            for (k, i) in early.enumerated() { seen[k] = d[i] }
+            for (k, i) in early.enumerated() {
+                seen[k] = d[i]
+                if k % 64 == 0 { pending.progress() }
+            }
             pending.finish()
         }
     }

@@ -13,6 +13,12 @@
 // are the slowest rank's mean. The exchange's time is also split into `start` (post the
 // receives, pack and post the sends) and `finish` (wait, unpack), to show where it goes.
 //
+// Then, for overlap: `start`, a stand-in for a convolution's interior (sums over a buffer
+// of its own, 32 chunks of 4096 sequential additions, about 8 us each), `finish`; the time
+// left in `finish`, with the work calling `progress()` between chunks and without (Open
+// MPI moves large messages only inside MPI calls, so without it the transfer waits for
+// `finish`).
+//
 // Output: a header, then one table row per case, prefixed "| " so that bench/run-halo can
 // gather the rows of both rank counts and print them last.
 import CMPI
@@ -80,10 +86,12 @@ do {
             try verifyReverse(exchange, c.layout, &buffer, comm)
         }
         let m = try measure(exchange, &buffer, comm)
+        let o = try measureOverlap(exchange, &buffer, comm)
         rows.append(
             "| \(ranks) | \(c.storage) | \(c.direction) | \(c.width) | \(m.messages) | \(m.bytes) "
                 + "| \(microseconds(m.start)) + \(microseconds(m.finish)) | \(microseconds(m.exchange)) "
-                + "| \(microseconds(m.raw)) | \(fixed(m.exchange / m.raw, 2)) |")
+                + "| \(microseconds(m.raw)) | \(fixed(m.exchange / m.raw, 2)) "
+                + "| \(microseconds(o.work)) | \(microseconds(o.withoutProgress)) | \(microseconds(o.withProgress)) |")
     }
     if comm.rank == 0 { for row in rows { print(row) } }
     fflush(nil)
@@ -150,6 +158,46 @@ func measure(_ exchange: Redistribution, _ buffer: inout [Float], _ comm: Commun
             messages: try comm.allreduce(exchange.plan.sends.count, .max),
             bytes: try comm.allreduce(raw.sentBytes, .max))
     }
+}
+
+/// The slowest rank's mean time of the stand-in work, and of `finish` after it without
+/// and with `progress()` calls between the work's chunks.
+func measureOverlap(_ exchange: Redistribution, _ buffer: inout [Float], _ comm: Communicator) throws -> (
+    work: Double, withoutProgress: Double, withProgress: Double
+) {
+    let chunks = 32, chunkLength = 4096
+    let other = [Float](repeating: 1.5, count: chunks * chunkLength)
+    var sink: Float = 0
+    var work = 0.0
+    var finish = [0.0, 0.0]
+    let repetitions = blocks * repetitionsPerBlock / 4
+    try buffer.withUnsafeMutableBufferPointer { data in
+        try other.withUnsafeBufferPointer { o in
+            for i in 0..<(2 * repetitions) {
+                let progress = i % 2 == 1
+                try comm.barrier()
+                let pending = exchange.start(data)
+                let t0 = MPI_Wtime()
+                for k in 0..<chunks {
+                    var s: Float = 0
+                    for j in (k * chunkLength)..<((k + 1) * chunkLength) { s += o[j] }
+                    sink += s
+                    if progress { pending.progress() }
+                }
+                let t1 = MPI_Wtime()
+                pending.finish()
+                let t2 = MPI_Wtime()
+                work += t1 - t0
+                finish[progress ? 1 : 0] += t2 - t1
+            }
+        }
+    }
+    if sink == 42 { print("") }  // Keeps the work from being optimised away.
+    let n = Double(repetitions)
+    return (
+        try comm.allreduce(work / (2 * n), .max), try comm.allreduce(finish[0] / n, .max),
+        try comm.allreduce(finish[1] / n, .max)
+    )
 }
 
 /// Every rank holds 1 in its whole read rect; after one reverse exchange each owned

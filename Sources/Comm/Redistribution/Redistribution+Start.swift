@@ -10,11 +10,25 @@ import Geometry
 /// Everything else of the destination is final once `start` returns (the rank's own part
 /// was copied there), and everything else of both buffers is the caller's.
 ///
+/// Open MPI moves a large message only inside MPI calls (see `Communicator.progress`):
+/// call `progress()` now and then while computing (every few tens of microseconds of
+/// work, e.g. between row blocks), so that the messages have arrived by `finish`.
+///
 /// Not copyable, so that it is finished once. Dropping it unfinished finishes it (waits).
 /// Both buffers must stay valid until then.
 public struct PendingRedistribution<T: MPIScalar>: ~Copyable {
     let redistribution: Redistribution
     let destination: UnsafeMutablePointer<T>?
+
+    /// Lets MPI move this exchange's messages along without waiting (see
+    /// `Communicator.progress`); the messages that arrive are unpacked by `finish`.
+    /// Aborts the job, with one line naming the rank and the call, when MPI fails.
+    public func progress() {
+        let redistribution = redistribution
+        redistribution.orAbort { () throws(CommError) in
+            try redistribution.communicator.progress(tag: redistribution.tag)
+        }
+    }
 
     /// Waits for every message, then unpacks into the destination: in copy mode each
     /// message as it arrives, in accumulate mode all of them added in ascending peer rank
@@ -131,6 +145,9 @@ extension Redistribution {
         if !inPlace, let source, let destination {
             program.copyLocal(from: source, into: destination)
         }
+        // A peer that started first has sent its announcements by now: read its messages
+        // before returning, rather than at the caller's first MPI call.
+        if !program.receives.isEmpty { try communicator.progress(tag: tag) }
         inFlight = true
     }
 
