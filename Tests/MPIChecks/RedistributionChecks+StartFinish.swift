@@ -14,8 +14,9 @@ func startFinishCheck(
     let pattern = mode == .copy ? layout : layout.mirrored
     let exchange = Redistribution(from: pattern, to: pattern, mode: mode, communicator: comm)
     let shape = layout.shape
+    func contribution(_ p: [Int], _ q: Int) -> Float { Float(formula(p, shape: shape) * 1.37e-3 + 0.1 * Double(q + 1)) }
     let source: [Float] = filled(exchange.sourceStorage) {
-        pattern.write[r].contains(point: $0) ? formula($0, shape: shape) * 1.37e-3 + 0.1 * Double(r + 1) : nil
+        pattern.write[r].contains(point: $0) ? Double(contribution($0, r)) : nil
     }
     let initial: [Float] =
         inPlace ? source : filled(exchange.targetStorage) { _ in mode == .copy ? nil : 0.3 }
@@ -51,6 +52,17 @@ func startFinishCheck(
     let notFinal = zip(early, seen).filter { expected[$0].bitPattern != $1.bitPattern }.count
     if notFinal > 0 {
         failures.append("\(what): \(notFinal) elements outside the incoming regions were not final after start")
+    }
+    if mode == .accumulate {
+        // The documented order, in Float: what the destination held (plus, out of place,
+        // the rank's own part), then every other writer by ascending rank.
+        var wrong = 0
+        for (i, p) in storage.points.enumerated() where pattern.read[r].contains(point: p) {
+            var sum: Float = inPlace ? source[i] : 0.3 + contribution(p, r)
+            for q in 0..<comm.size where q != r && pattern.write[q].contains(point: p) { sum += contribution(p, q) }
+            if sum.bitPattern != expected[i].bitPattern { wrong += 1 }
+        }
+        if wrong > 0 { failures.append("\(what): \(wrong) sums not added in rank order") }
     }
     // Every layout of the scenario splits over all ranks with a halo: each rank receives.
     if comm.size > 1 && incoming.isEmpty { failures.append("\(what): no incoming regions") }

@@ -166,10 +166,19 @@ extension Redistribution {
         }
         if plan.mode == .accumulate {
             // Sums are added in a fixed order (the rank's own part first, then peers by
-            // rank), not as messages arrive: float addition is not associative, and the
-            // same run must give the same bits.
-            try communicator.waitAll(requests)
-            for index in 0..<receiveCount { unpack(index) }
+            // rank), not in the order messages arrive: float addition is not associative,
+            // and the same run must give the same bits. Each message is added as soon as
+            // it and every message before it have arrived.
+            arrived.update(repeating: false)
+            var next = 0
+            while let index = try communicator.waitAny(requests) {
+                if index < receiveCount { arrived[index] = true }
+                while next < receiveCount && arrived[next] {
+                    unpack(next)
+                    next += 1
+                }
+            }
+            precondition(next == receiveCount, "\(receiveCount - next) of \(receiveCount) receives never completed")
             return
         }
         // Unpack each message as it arrives (receives were posted first, so their

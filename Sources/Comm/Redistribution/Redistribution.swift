@@ -46,6 +46,8 @@ public final class Redistribution {
     private var scratchElementSize = 0
     /// Whether an exchange was started and not finished yet (one at a time).
     var inFlight = false
+    /// Per receive, whether it has completed (accumulate mode adds them in order).
+    var arrived: UnsafeMutableBufferPointer<Bool>
 
     /// Parts of this rank's target read rect (global coordinates) that arrive from other
     /// ranks: what `finish` writes (copy mode) or adds to (accumulate mode). Everything else
@@ -93,10 +95,13 @@ public final class Redistribution {
         self.tag = tag
         self.incomingRegions = plan.receives.flatMap(\.rects)
         self.outgoingRegions = plan.sends.flatMap(\.rects)
+        self.arrived = .allocate(capacity: plan.receives.count)
+        self.arrived.initialize(repeating: false)
         self.requests = RequestSet(capacity: plan.sends.count + plan.receives.count)
     }
 
     deinit {
+        arrived.deallocate()
         sendScratch?.deallocate()
         receiveScratch?.deallocate()
     }
