@@ -170,7 +170,7 @@ func measureOverlap(_ exchange: Redistribution, _ buffer: inout [Float], _ comm:
     var sink: Float = 0
     var work = 0.0
     var finish = [0.0, 0.0]
-    let repetitions = blocks * repetitionsPerBlock / 4
+    let repetitions = blocks * repetitionsPerBlock / 20
     try buffer.withUnsafeMutableBufferPointer { data in
         try other.withUnsafeBufferPointer { o in
             for i in 0..<(2 * repetitions) {
