@@ -16,8 +16,9 @@ import Geometry
 /// lands in contiguous receive scratch and is unpacked, or added, by `StridedBox` (or, in
 /// copy mode, lands straight in the buffer when it is one contiguous run there). Receiving
 /// narrow halo columns through MPI derived datatypes instead, as this type did before, cost
-/// 2.4-3.8x raw MPI on the Xeon machine (`bench/run-halo`): the datatype engine copies
-/// through shared-memory fragments, and misses CMA.
+/// 2.6-3.8x raw MPI for the halo and 2.4-5.3x for the reverse halo on the Xeon machine
+/// (`bench/run-halo`, README): such messages are copied through shared-memory fragments,
+/// without CMA.
 ///
 ///     let layout = TensorLayout.blocks(shape: [1, 16, 256, 256], grid: ProcessGrid(shape: [1, 1, 2, 2]),
 ///                                      halo: [0, 0, 1, 1], ranks: comm.size)
