@@ -57,4 +57,22 @@ import Testing
         }
         #expect(tested > 150)
     }
+
+    /// Halo columns of a blocked Float shard `[N, C/16, H, W, 16]`: runs of 1 to 17 whole
+    /// pixels (64 to 1088 bytes), copied with the 64-byte word loops and, past 1 KB, memcpy.
+    @Test(arguments: [1, 2, 4, 15, 17]) func blockedPixelRunsCopyWhole(pixels: Int) {
+        let frame = Rect(origin: [0, 0, 0, 0, 0], size: [2, 2, 5, 20, 16])
+        let piece = Rect(origin: [0, 0, 1, 2, 0], size: [2, 2, 3, pixels, 16])
+        let box = StridedBox(piece: piece, sourceFrame: frame, destinationFrame: piece)
+        #expect(box.run == 16 * pixels && box.rows == 3 && box.outerSizes == [4])
+        let shape = frame.size
+        let source = frame.points.map { Float(formula($0, shape: shape)) }
+        var packed = [Float](repeating: -1, count: piece.volume)
+        source.withUnsafeBufferPointer { s in
+            packed.withUnsafeMutableBufferPointer { d in
+                box.copy(from: s.baseAddress!, to: d.baseAddress!, elementSize: 4)
+            }
+        }
+        #expect(packed == piece.points.map { Float(formula($0, shape: shape)) })
+    }
 }

@@ -149,8 +149,9 @@ func rowMajorStrides(_ size: [Int]) -> [Int] {
 }
 
 /// `rows` runs of `bytes` bytes, strides in bytes. Short runs (halo columns of width 1
-/// to 8 floats) are copied with inline loads and stores: a `memcpy` call per run would
-/// cost more than the copy. Long runs use `memcpy`.
+/// to 8 floats, or of 1 to 15 pixels of 16 floats in a blocked layout) are copied with
+/// inline loads and stores: a `memcpy` call per run would cost more than the copy. Long
+/// runs use `memcpy`.
 @inline(__always)
 private func copyRows(
     _ destination: UnsafeMutableRawPointer, _ destinationStep: Int,
@@ -161,6 +162,15 @@ private func copyRows(
     case 8: copyRuns(UInt64.self, destination, destinationStep, source, sourceStep, rows)
     case 16: copyRuns(SIMD2<UInt64>.self, destination, destinationStep, source, sourceStep, rows)
     case 32: copyRuns(SIMD4<UInt64>.self, destination, destinationStep, source, sourceStep, rows)
+    // A pixel of a blocked (nChw16c) Float tensor: a halo column of such a shard.
+    case 64: copyRuns(SIMD8<UInt64>.self, destination, destinationStep, source, sourceStep, rows)
+    case ..<1024 where bytes % 64 == 0:
+        for i in 0..<rows {
+            let d = destination + i * destinationStep, s = source + i * sourceStep
+            for k in stride(from: 0, to: bytes, by: 64) {
+                (d + k).storeBytes(of: (s + k).loadUnaligned(as: SIMD8<UInt64>.self), as: SIMD8<UInt64>.self)
+            }
+        }
     case ..<128 where bytes % 8 == 0:
         for i in 0..<rows {
             let d = destination + i * destinationStep, s = source + i * sourceStep
