@@ -6,7 +6,9 @@ import Testing
 
 /// The executor's packing and unpacking, with MPI replaced by handing each rank's packed
 /// messages to their receivers: every rank of a random layout pair at once, in one
-/// process. The MPI side is covered by the integration tests.
+/// process. Messages that are one contiguous run of a buffer are taken from it, or put
+/// into it, as the executor sends and receives them. The MPI side is covered by the
+/// integration tests.
 @Suite struct RedistributionProgramTests {
     /// Runs a redistribution over simulated ranks. `buffers[r]` is rank r's source buffer;
     /// the result is every rank's destination buffer (`destinations`, or in place
@@ -18,7 +20,13 @@ import Testing
             var scratch = [T](unsafeUninitializedCapacity: programs[q].sendCount) { _, n in n = programs[q].sendCount }
             sources[q].withUnsafeBufferPointer { s in
                 scratch.withUnsafeMutableBufferPointer { out in
-                    for m in programs[q].sends { programs[q].pack(m, from: s.baseAddress!, into: out.baseAddress!) }
+                    for m in programs[q].sends {
+                        if let run = m.contiguousOffset {
+                            out.baseAddress!.advanced(by: m.offset).update(from: s.baseAddress! + run, count: m.count)
+                        } else {
+                            programs[q].pack(m, from: s.baseAddress!, into: out.baseAddress!)
+                        }
+                    }
                 }
             }
             return scratch
@@ -33,7 +41,13 @@ import Testing
             }
             incoming.withUnsafeBufferPointer { scratch in
                 destinations[r].withUnsafeMutableBufferPointer { d in
-                    for m in program.receives { program.unpack(m, from: scratch.baseAddress!, into: d.baseAddress!) }
+                    for m in program.receives {
+                        if program.receivesInPlace(m), let run = m.contiguousOffset {
+                            (d.baseAddress! + run).update(from: scratch.baseAddress! + m.offset, count: m.count)
+                        } else {
+                            program.unpack(m, from: scratch.baseAddress!, into: d.baseAddress!)
+                        }
+                    }
                     if !inPlace && !program.local.isEmpty {
                         sources[r].withUnsafeBufferPointer { s in
                             program.copyLocal(from: s.baseAddress!, into: d.baseAddress!)

@@ -6,7 +6,7 @@ import Testing
 @Suite(.serialized) struct CommIntegrationTests {
     /// Scenarios of `mpi-checks redistribute`; each must report `ok` on every rank count.
     static let scenarios = [
-        "halo-2d", "halo-nchw", "halo-in-place", "uneven-split", "wide-halo", "spatial-batch", "gather", "scatter",
+        "halo-2d", "halo-nchw", "halo-in-place", "halo-blocked", "start-finish", "uneven-split", "wide-halo", "spatial-batch", "gather", "scatter",
         "weights-8d",
         "overlapping-writers", "idle-rank", "reverse-halo", "reduce-scatter", "cache",
     ]
@@ -18,8 +18,8 @@ import Testing
     }
 
     /// Each rank fills what it writes from a formula of the global index, exchanges, and
-    /// checks every element it reads: halos (2-D, over all of N, C, H, W, uneven, wider
-    /// than a block), 2x2 <-> batch, gather, scatter, 8-D weights, overlapping writers, idle ranks,
+    /// checks every element it reads: halos (2-D, over all of N, C, H, W, blocked 5-D,
+    /// uneven, wider than a block), start/finish against execute (bitwise), 2x2 <-> batch, gather, scatter, 8-D weights, overlapping writers, idle ranks,
     /// reverse halo and reduce-scatter (sums), and the plan cache.
     @Test(arguments: [1, 2, 3, 4]) func everyRedistributionPattern(ranks: Int) throws {
         let r = try runMPI(ranks: ranks, "mpi-checks", ["redistribute"], timeout: 120)

@@ -50,8 +50,8 @@ func redistributionScenarios() -> [(String, (Communicator) throws -> [String])] 
         (
             "halo-in-place",
             { comm in
-                // Rows of 20 floats and 12 doubles (at least 64 bytes) land in place through
-                // datatypes; the one- and two-element columns land in scratch and are unpacked.
+                // Rows of 20 floats and 12 doubles, columns one and two elements wide: every
+                // message packed, sent as bytes, unpacked.
                 let (a, b) = factor2(comm.size)
                 let floats = TensorLayout.blocks(
                     shape: [1, 3, 20, 40], grid: ProcessGrid(shape: [1, 1, a, b]),
@@ -70,6 +70,29 @@ func redistributionScenarios() -> [(String, (Communicator) throws -> [String])] 
                     + accumulateCheck(comm, from: single.mirrored, to: single.mirrored, inPlace: true)
             }
         ),
+        (
+            "halo-blocked",
+            { comm in
+                // [2, 32, 6, 5] stored blocked (nChw16c): [2, 2, 6, 5, 16], halos of whole
+                // pixels; then a single channel block split along H only, whose halo rows
+                // are one run of the buffer and travel straight from and into it.
+                let (a, b) = factor2(comm.size)
+                let square = TensorLayout.blocks(
+                    shape: [2, 2, 6, 5, 16], grid: ProcessGrid(shape: [1, 1, a, b, 1]),
+                    halo: [0, 0, 1, 2, 0], ranks: comm.size)
+                let rows = TensorLayout.blocks(
+                    shape: [1, 1, 3 * comm.size, 4, 16], grid: ProcessGrid(shape: [1, 1, comm.size, 1, 1]),
+                    halo: [0, 0, 1, 1, 0], ranks: comm.size)
+                return copyCheck(comm, from: square, to: square, as: Float.self, inPlace: true, rounds: 2)
+                    + copyCheck(comm, from: square, to: square, as: Float.self)
+                    + copyCheck(comm, from: rows, to: rows, as: Float.self, inPlace: true, rounds: 2)
+                    + copyCheck(comm, from: rows, to: rows, as: Double.self)
+                    + accumulateCheck(comm, from: square.mirrored, to: square.mirrored, inPlace: true)
+                    + accumulateCheck(comm, from: rows.mirrored, to: rows.mirrored, inPlace: true)
+                    + accumulateCheck(comm, from: rows.mirrored, to: rows.mirrored, inPlace: false)
+            }
+        ),
+        ("start-finish", startFinishScenario),
         (
             "uneven-split",
             { comm in

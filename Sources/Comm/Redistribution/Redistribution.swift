@@ -6,12 +6,18 @@ import Geometry
 /// this one type with different layouts (see `TensorLayout`'s constructors).
 ///
 /// Build it once per layout pair (or take it from a `RedistributionCache`) and call
-/// `execute` every step; after the first call with an element type no allocation happens.
+/// `execute` every step, or `start` and later `finish` to compute while the messages
+/// travel; after the first call with an element type no allocation happens.
 ///
-/// Transport: every outgoing message is packed by `StridedBox` into contiguous scratch and
-/// sent as bytes. Incoming copy-mode messages with long runs land in place through MPI
-/// derived datatypes; the rest land in scratch and are unpacked (or added) as they arrive
-/// (see `ReceiveDatatypes` for why, with figures).
+/// Transport: plain bytes on the wire, so that Open MPI's shared-memory transport reads
+/// large messages with a CMA single copy just as it does for raw `MPI_Isend`/`MPI_Irecv`.
+/// Every outgoing message is packed by `StridedBox` into contiguous send scratch (or sent
+/// straight from the buffer when it is one contiguous run there); every incoming message
+/// lands in contiguous receive scratch and is unpacked, or added, by `StridedBox` (or, in
+/// copy mode, lands straight in the buffer when it is one contiguous run there). Receiving
+/// narrow halo columns through MPI derived datatypes instead, as this type did before, cost
+/// 2.4-3.8x raw MPI on the Xeon machine (`bench/run-halo`): the datatype engine copies
+/// through shared-memory fragments, and misses CMA.
 ///
 ///     let layout = TensorLayout.blocks(shape: [1, 16, 256, 256], grid: ProcessGrid(shape: [1, 1, 2, 2]),
 ///                                      halo: [0, 0, 1, 1], ranks: comm.size)
@@ -22,12 +28,14 @@ import Geometry
 ///     back.execute(&gradients)            // owners now hold the summed halo gradients
 ///
 /// Local buffers are row-major and store a rect of the global tensor: by default the
-/// layout's `storage(rank:)`, the bounding box of what the rank writes and reads.
+/// layout's `storage(rank:)`, the bounding box of what the rank writes and reads. A
+/// tensor stored in a blocked layout (oneDNN's nChw16c) is a 5-D tensor
+/// `[N, C/16, H, W, 16]` here, its rects whole in the last dimension.
 ///
-/// `execute` is collective over the ranks with messages in the plan: all of them must
-/// execute the same redistributions in the same order. On any error (a bad buffer, an MPI
-/// failure) it prints one line naming the rank and the call and aborts the job, so that
-/// no other rank waits forever for a message that will not come.
+/// `execute` (and `start`) is collective over the ranks with messages in the plan: all of
+/// them must execute the same redistributions in the same order. On any error (a bad
+/// buffer, an MPI failure) it prints one line naming the rank and the call and aborts the
+/// job, so that no other rank waits forever for a message that will not come.
 public final class Redistribution {
     public let communicator: Communicator
     let program: RedistributionProgram
@@ -36,8 +44,17 @@ public final class Redistribution {
     private var sendScratch: UnsafeMutableRawPointer?
     private var receiveScratch: UnsafeMutableRawPointer?
     private var scratchElementSize = 0
-    /// Per element size, the receives' datatypes.
-    private var receiveDatatypes: [Int: ReceiveDatatypes] = [:]
+    /// Whether an exchange was started and not finished yet (one at a time).
+    var inFlight = false
+
+    /// Parts of this rank's target read rect (global coordinates) that arrive from other
+    /// ranks: what `finish` writes (copy mode) or adds to (accumulate mode). Everything else
+    /// of the target is ready once `start` returns. A convolution can compute the part of
+    /// its output that reads none of these while the messages travel.
+    public let incomingRegions: [Rect]
+    /// Parts of this rank's source write rect that other ranks receive: they must hold
+    /// their values from `start` until `finish` returns.
+    public let outgoingRegions: [Rect]
 
     /// Exit code of the job when an exchange fails.
     public static let abortCode: Int32 = 3
@@ -74,6 +91,8 @@ public final class Redistribution {
             plan: plan, sourceStorage: sourceStorage ?? source.storage(rank: rank),
             targetStorage: targetStorage ?? target.storage(rank: rank))
         self.tag = tag
+        self.incomingRegions = plan.receives.flatMap(\.rects)
+        self.outgoingRegions = plan.sends.flatMap(\.rects)
         self.requests = RequestSet(capacity: plan.sends.count + plan.receives.count)
     }
 
@@ -96,21 +115,12 @@ public final class Redistribution {
             receiveScratch =
                 program.receiveCount == 0
                 ? nil
-                : .allocate(byteCount: program.receiveScratchCount * size, alignment: alignment)
+                : .allocate(byteCount: program.receiveCount * size, alignment: alignment)
             scratchElementSize = size
         }
         return (
             sendScratch?.bindMemory(to: T.self, capacity: program.sendCount),
-            receiveScratch?.bindMemory(to: T.self, capacity: program.receiveScratchCount)
+            receiveScratch?.bindMemory(to: T.self, capacity: program.receiveCount)
         )
-    }
-
-    /// The receives' datatypes for elements of `T`, built on first use.
-    func receiveDatatypes<T: MPIScalar>(for _: T.Type) throws(CommError) -> ReceiveDatatypes {
-        let size = MemoryLayout<T>.stride
-        if let built = receiveDatatypes[size] { return built }
-        let made = try ReceiveDatatypes(program: program, elementSize: size, rank: communicator.rank)
-        receiveDatatypes[size] = made
-        return made
     }
 }

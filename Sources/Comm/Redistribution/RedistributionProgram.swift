@@ -5,9 +5,10 @@ import Geometry
 /// MPI), so that it can be tested by passing messages between simulated ranks.
 ///
 /// Messages are laid out one after another in a send scratch buffer and in a receive
-/// scratch buffer, in the plan's peer order; `offset` and `count` are in elements. The
-/// executor gives receive message `i` one spare element after it, so it starts at
-/// `offset + i` in its scratch (see `ReceiveDatatypes`).
+/// scratch buffer, in the plan's peer order; `offset` and `count` are in elements. A
+/// message that is one contiguous run of the local buffer (a row halo of a tensor split
+/// along its outermost split dimension only) also knows where that run starts, so that the
+/// executor can send it straight from the buffer, or receive it straight into it.
 struct RedistributionProgram: Hashable, Sendable {
     struct Message: Hashable, Sendable {
         let peer: Int
@@ -15,6 +16,9 @@ struct RedistributionProgram: Hashable, Sendable {
         let count: Int
         /// Send: local storage → scratch. Receive: scratch → local storage.
         let boxes: [StridedBox]
+        /// When the message is a single contiguous run of the local buffer (source storage
+        /// for a send, target storage for a receive): the run's first element there.
+        let contiguousOffset: Int?
     }
 
     let plan: RedistributionPlan
@@ -59,7 +63,14 @@ struct RedistributionProgram: Hashable, Sendable {
                                 destinationFrame: targetStorage))
                     position += rect.volume
                 }
-                result.append(Message(peer: transfer.peer, offset: offset, count: position - offset, boxes: boxes))
+                var contiguousOffset: Int?
+                if boxes.count == 1, let box = boxes.first, box.rows == 1, box.outerSizes.isEmpty {
+                    contiguousOffset = packing ? box.sourceOffset : box.destinationOffset
+                }
+                result.append(
+                    Message(
+                        peer: transfer.peer, offset: offset, count: position - offset, boxes: boxes,
+                        contiguousOffset: contiguousOffset))
                 offset = position
             }
             return (result, offset)
@@ -74,22 +85,12 @@ struct RedistributionProgram: Hashable, Sendable {
         }
     }
 
-    /// Shortest contiguous run, in bytes, that a receive writes in place through MPI's
-    /// datatype engine (see `ReceiveDatatypes`). The engine's cost per run (~1.6 ns) is
-    /// three times our unpacking loops' on runs of 4 to 16 bytes and negligible on rows of
-    /// 512; between the two a cache line is a guess, not a measurement.
-    static let inPlaceRunBytes = 64
-
-    /// Whether a receive lands straight in the destination buffer through a derived
-    /// datatype (copy mode, every run at least `inPlaceRunBytes` long) rather than in the
-    /// receive scratch, to be unpacked or added by us.
-    func receivesInPlace(_ message: Message, elementSize: Int) -> Bool {
-        plan.mode == .copy && message.boxes.allSatisfy { $0.run * elementSize >= Self.inPlaceRunBytes }
+    /// Whether receive `message` lands straight in the destination buffer, as plain bytes:
+    /// in copy mode, when it is one contiguous run there. Other receives land in the
+    /// receive scratch and are unpacked (or added) from there.
+    func receivesInPlace(_ message: Message) -> Bool {
+        plan.mode == .copy && message.contiguousOffset != nil
     }
-
-    /// Elements of receive scratch the executor needs: the messages and one spare element
-    /// after each.
-    var receiveScratchCount: Int { receiveCount + receives.count }
 
     /// Packs message `message` from the source buffer into the send scratch (`scratch` is
     /// the start of the whole scratch; the message goes to its `offset`).
