@@ -26,6 +26,14 @@ struct ActivationLayer: ShardLayer {
 }
 
 extension ActivationLayer: LayerPartitioning {
+    /// The kernels are elementwise over the buffer, so any layout works where f(0) = 0
+    /// keeps a blocked layout's padded channels zero (ReLU, tanh); sigmoid's would become
+    /// 0.5, so it takes NCHW.
+    static func layouts(of op: Op) -> LayerLayouts {
+        guard case .activation(let a) = op.kind, a != .sigmoid else { return .nchw }
+        return .preserving
+    }
+
     /// Backward reads the output, not the input.
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
         [.init(tensor: op.outputs[0], rects: forward.distResult)]
