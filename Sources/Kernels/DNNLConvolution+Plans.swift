@@ -54,7 +54,7 @@ extension DNNLConvolution {
     }
 
     /// The forward primitive descriptor of `p` (also the hint the backward passes need).
-    func forwardPD(_ p: ConvProblem) throws(DNNLBuildError) -> dnnl_primitive_desc_t {
+    func forwardPD(_ p: ConvProblem, prefer: String? = nil) throws(DNNLBuildError) -> dnnl_primitive_desc_t {
         var (src, weights, bias, dst) = anyDescriptors(p)
         let s = spatial(p)
         var cd = dnnl_convolution_desc_t()
@@ -63,7 +63,7 @@ extension DNNLConvolution {
                                                        b, &dst, s.strides, s.dilates, s.low, s.high)
         }
         guard status == dnnl_success else { throw DNNLBuildError(what: "forward descriptor", status: status) }
-        return try makePrimitiveDesc(&cd, hint: nil, "forward")
+        return try makePrimitiveDesc(&cd, hint: nil, "forward", prefer: prefer)
     }
 }
 
@@ -72,10 +72,31 @@ func withOptionalPointer<V, R>(_ value: inout V, _ present: Bool, _ body: (Unsaf
     present ? withUnsafePointer(to: &value) { body($0) } : body(nil)
 }
 
-func makePrimitiveDesc<D>(_ desc: inout D, hint: dnnl_primitive_desc_t?, _ what: String) throws(DNNLBuildError) -> dnnl_primitive_desc_t {
+/// The primitive descriptor of `desc`: oneDNN's first choice, or with `prefer` the first
+/// implementation of that name (so the pieces of a block run the whole block's kernel;
+/// on a narrow piece oneDNN may otherwise pick another, which rounds differently).
+func makePrimitiveDesc<D>(_ desc: inout D, hint: dnnl_primitive_desc_t?, _ what: String,
+                          prefer: String? = nil) throws(DNNLBuildError) -> dnnl_primitive_desc_t {
+    let engine = DNNLEngine.shared.engine
+    if let prefer {
+        var it: dnnl_primitive_desc_iterator_t?
+        let status = withUnsafePointer(to: &desc) {
+            dnnl_primitive_desc_iterator_create(&it, UnsafeRawPointer($0), nil, engine, hint)
+        }
+        if status == dnnl_success, let it {
+            defer { dnnl_primitive_desc_iterator_destroy(it) }
+            repeat {
+                guard let pd = dnnl_primitive_desc_iterator_fetch(it) else { break }
+                var s: UnsafePointer<CChar>?
+                dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s)
+                if let s, String(cString: s) == prefer { return pd }
+                dnnl_primitive_desc_destroy(pd)
+            } while dnnl_primitive_desc_iterator_next(it) == dnnl_success
+        }
+    }
     var pd: dnnl_primitive_desc_t?
     let status = withUnsafePointer(to: &desc) {
-        dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), nil, DNNLEngine.shared.engine, hint)
+        dnnl_primitive_desc_create(&pd, UnsafeRawPointer($0), nil, engine, hint)
     }
     guard status == dnnl_success, let pd else { throw DNNLBuildError(what: what, status: status) }
     return pd
@@ -89,8 +110,8 @@ final class ConvForwardPlan {
     let b: DNNLStaged?
     let y: DNNLStaged
 
-    init(_ c: DNNLConvolution, _ p: ConvProblem) throws(DNNLBuildError) {
-        conv = DNNLPrimitive(try c.forwardPD(p))
+    init(_ c: DNNLConvolution, _ p: ConvProblem, prefer: String? = nil) throws(DNNLBuildError) {
+        conv = DNNLPrimitive(try c.forwardPD(p, prefer: prefer))
         x = DNNLStaged(user: c.userInputDesc(p.inputs), primitive: conv.desc(dnnl_query_src_md), input: true)
         w = DNNLStaged(user: c.userWeightDesc, primitive: conv.desc(dnnl_query_weights_md), input: true)
         b = c.hasBias ? DNNLStaged(user: c.userBiasDesc, primitive: conv.desc(dnnl_query_weights_md, 1), input: true) : nil
@@ -132,7 +153,7 @@ final class ConvBackwardDataPlan {
     let layout: ActivationLayout
     let dims: (n: Int, c: Int, h: Int, w: Int)
 
-    init(_ c: DNNLConvolution, _ p: ConvProblem?, dx region: ConvRegion) throws(DNNLBuildError) {
+    init(_ c: DNNLConvolution, _ p: ConvProblem?, dx region: ConvRegion, prefer: String? = nil) throws(DNNLBuildError) {
         layout = c.input
         dims = (c.batch, c.geometry.inChannels, c.shard.inputRows.count, c.shard.inputCols.count)
         let local = ConvRegion(rows: region.rows.lowerBound - c.shard.inputRows.lowerBound ..< region.rows.upperBound - c.shard.inputRows.lowerBound,
@@ -150,7 +171,7 @@ final class ConvBackwardDataPlan {
         let status = dnnl_dilated_convolution_backward_data_desc_init(
             &bd, dnnl_convolution_direct, &src, &weights, &dst, s.strides, s.dilates, s.low, s.high)
         guard status == dnnl_success else { throw DNNLBuildError(what: "backward-data descriptor", status: status) }
-        let conv = DNNLPrimitive(try makePrimitiveDesc(&bd, hint: hint, "backward-data"))
+        let conv = DNNLPrimitive(try makePrimitiveDesc(&bd, hint: hint, "backward-data", prefer: prefer))
         self.conv = conv
         dy = DNNLStaged(user: c.userOutputDesc(p.outputs), primitive: conv.desc(dnnl_query_diff_dst_md), input: true)
         w = DNNLStaged(user: c.userWeightDesc, primitive: conv.desc(dnnl_query_weights_md), input: true)

@@ -135,6 +135,20 @@ public final class DNNLConvolution {
          weightsPlan!.conv.implementation)
     }
 
+    /// The oneDNN implementation of the forward over a sub-rectangle (building it). A
+    /// sub-rectangle runs the whole block's implementation when oneDNN has it for that
+    /// shape; some narrow pieces (one output wide with wide padding, say) are refused by
+    /// the jit kernels and run on another, which rounds differently.
+    public func forwardImplementation(outputRows: Range<Int>, outputCols: Range<Int>) -> String {
+        forwardPlan(ConvRegion(rows: outputRows, cols: outputCols)).conv.implementation
+    }
+
+    /// The oneDNN implementation of the backward-data over a sub-rectangle of dx ("none"
+    /// when no output reads it).
+    public func backwardDataImplementation(inputRows: Range<Int>, inputCols: Range<Int>) -> String {
+        backwardDataPlan(ConvRegion(rows: inputRows, cols: inputCols)).conv?.implementation ?? "none"
+    }
+
     /// Whether the whole-block forward runs on the caller's x and y without a copy.
     public var forwardIsDirect: Bool {
         let p = forwardPlans[ConvRegion(rows: shard.outputRows, cols: shard.outputCols)]!
@@ -150,6 +164,13 @@ public final class DNNLConvolution {
     /// Forward: writes y over `outputRows x outputCols` (global, inside the block; the
     /// whole block by default) and leaves the rest of y alone. `bias` is required when
     /// built with a bias and must be nil otherwise.
+    ///
+    /// A sub-rectangle copies its input region and output through scratch buffers (the
+    /// jit kernels take only dense memory), so an interior computed alone costs more than
+    /// the whole block (bench/run-kernels prints both). The cheap way to overlap a halo
+    /// exchange: run the whole block while the halo is in flight (outputs that read the
+    /// halo come out wrong), then, once it has arrived, only the strips of outputs that
+    /// read it; the result is the fresh whole call's bit for bit (tested).
     public func forward(
         x: UnsafeBufferPointer<Float>, weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?,
         y: UnsafeMutableBufferPointer<Float>, outputRows: Range<Int>? = nil, outputCols: Range<Int>? = nil
@@ -207,7 +228,7 @@ public final class DNNLConvolution {
             preconditionFailure("\(geometry.layer): outputs \(region.rows) x \(region.cols) read only padding")
         }
         do {
-            let p = try ConvForwardPlan(self, problem)
+            let p = try ConvForwardPlan(self, problem, prefer: implementations.forward)
             forwardPlans[region] = p
             return p
         } catch {
@@ -224,7 +245,7 @@ public final class DNNLConvolution {
             cols: outputsReading(region.cols, block: shard.outputCols, kernel: g.kernelWidth, stride: g.strideW,
                                  padding: g.paddingW, dilation: g.dilationW))
         do {
-            let p = try ConvBackwardDataPlan(self, problem(outputs: outputs), dx: region)
+            let p = try ConvBackwardDataPlan(self, problem(outputs: outputs), dx: region, prefer: implementations.backwardData)
             backwardDataPlans[region] = p
             return p
         } catch {

@@ -9,6 +9,7 @@ struct BenchOptions {
     var runConv = true
     var runLC = true
     var runModel = true
+    var runDNNL = true
     var repeats = 5
     var save: String?
     var compare: String?
@@ -17,14 +18,16 @@ struct BenchOptions {
         var it = args.makeIterator()
         while let a = it.next() {
             switch a {
-            case "--conv-only": runLC = false; runModel = false
-            case "--lc-only": runConv = false; runModel = false
-            case "--model-only": runConv = false; runLC = false
+            case "--conv-only": runLC = false; runModel = false; runDNNL = false
+            case "--lc-only": runConv = false; runModel = false; runDNNL = false
+            case "--model-only": runConv = false; runLC = false; runDNNL = false
+            case "--dnnl-only": runConv = false; runLC = false; runModel = false; runDNNL = true
+            case "--no-dnnl": runDNNL = false
             case "--repeats": repeats = it.next().flatMap { Int($0) } ?? repeats
             case "--save": save = it.next()
             case "--compare": compare = it.next()
             default:
-                print("usage: bench-kernels [--conv-only|--lc-only|--model-only] [--repeats N] [--save FILE] [--compare FILE]")
+                print("usage: bench-kernels [--conv-only|--lc-only|--model-only|--dnnl-only|--no-dnnl] [--repeats N] [--save FILE] [--compare FILE]")
                 exit(2)
             }
         }

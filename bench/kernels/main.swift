@@ -19,4 +19,5 @@ if options.runConv { benchConvolution(into: &results, checks: &checks) }
 if options.runLC { benchLocallyConnected(into: &results, checks: &checks) }
 if options.runModel { benchModel(into: &results, checks: &checks, options: options) }
 compareOrSave(checks, figures: results, options: options)
-printFigures(results)
+if !results.isEmpty { printFigures(results) }
+if options.runDNNL { benchDNNL(repeats: options.repeats) }
