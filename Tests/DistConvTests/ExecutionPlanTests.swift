@@ -31,8 +31,10 @@ import Testing
         #expect(try buffer(plan, "conv1.output").lifetime == 1...2)
         // relu1's output: read by pool1 (with its halo) and by relu1's own backward.
         #expect(try buffer(plan, "relu1.output").lifetime == 2...17)
-        // pool2's output feeds fc in place (the same 2x2 blocks) until fc's backward.
-        #expect(try buffer(plan, "pool2.output").lifetime == 6...12)
+        // pool2's output (blocked) is reordered to NCHW for fc at once; fc reads the copy
+        // in place (the same 2x2 blocks) until its backward.
+        #expect(try buffer(plan, "pool2.output").lifetime == 6...7)
+        #expect(try buffer(plan, "pool2.output@fc.nchw").lifetime == 7...12)
         // fc writes partial sums; the loss reads them added up, in a buffer of its own.
         #expect(try buffer(plan, "fc.output").lifetime == 7...8)
         #expect(try buffer(plan, "fc.output@loss").lifetime == 8...8)
