@@ -38,13 +38,18 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Also list every arena buffer of this rank (text), or only this rank (json).")
     var rank: Int?
 
+    @Option(help: "Activation storage as train's --layout: blocked (padded channel blocks) or nchw.")
+    var layout: LayoutChoice = .blocked
+
     func run() throws {
         // Every rank is planned in this process; past a few thousand that is not a report.
         guard (1...4096).contains(ranks) else { throw CLIError("--ranks is \(ranks); it must be from 1 to 4096") }
         try checkRank(rank, ranks: ranks)
         let loaded = try source.load(ranks: ranks)
         let partition = try Partition(model: loaded.model, ranks: ranks)
-        let plan = try MemoryPlan(partition: partition, options: PlanOptions(optimizer: optimizer))
+        var options = PlanOptions(optimizer: optimizer)
+        options.kernels = layout.kernels
+        let plan = try MemoryPlan(partition: partition, options: options)
         let totals = loaded.imported.map { GraphTotals(imported: $0, plan: plan) }
         switch format {
         case .text:

@@ -97,11 +97,21 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Give every buffer its own memory instead of the planned arena (a check).")
     var noMemoryReuse = false
 
+    @Option(help: "Activation storage: blocked (oneDNN's nChw16c where the layers take it) or nchw.")
+    var layout: LayoutChoice = .blocked
+
+    @Option(help: "oneDNN threads per rank.")
+    var threads: Int = 1
+
+    @Flag(help: "Run each halo exchange before its convolution instead of beside its interior.")
+    var noOverlap = false
+
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs is \(epochs); it must be at least 1") }
         if let steps, steps < 1 { throw ValidationError("--steps is \(steps); it must be at least 1") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr is \(lr); it must be a positive number") }
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay is \(weightDecay); it must be at least 0") }
+        guard threads >= 1 else { throw ValidationError("--threads is \(threads); it must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup is \(warmup); it must be at least 0") }
         guard dataNpy.isEmpty || dataNpy.count == 2 else {
             throw ValidationError("--data-npy takes two files, IMAGES.npy LABELS.npy; got \(dataNpy.count)")
@@ -130,12 +140,15 @@ struct TrainCommand: ParsableCommand {
         let (dataSource, fallback) = DataSource.choose(data: data, npy: dataNpy)
         try agreeOnConfiguration(comm, model: loaded.model, data: dataSource)
         let job = try agreed(comm) { () throws -> TrainingJob in
-            let config = TrainingConfiguration(
+            var config = TrainingConfiguration(
                 epochs: epochs, steps: steps,
                 optimizer: OptimizerSettings(kind: optimizer, learningRate: lr, weightDecay: weightDecay),
                 schedule: schedule, warmupSteps: warmup, seed: seed, metricsPath: metrics,
                 reuseMemory: !noMemoryReuse, evaluationSamples: evalSamples, checkpointDirectory: checkpointDir,
                 checkpointEvery: checkpointEvery, keep: keep, resume: resume, initialParameters: initialParameters)
+            config.kernels = layout.kernels
+            config.threads = threads
+            config.overlap = !noOverlap
             return try TrainingJob(model: loaded.model, policy: loaded.policy?.rawValue, data: dataSource,
                                    note: fallback, configuration: config, communicator: comm)
         }

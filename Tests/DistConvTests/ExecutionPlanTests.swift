@@ -7,13 +7,14 @@ import Testing
 /// and when each is alive. Time: the data op at 0, forward op i at i, its backward at
 /// 2F - 1 - i (F ops), the optimizer at 2F.
 @Suite struct ExecutionPlanTests {
-    static func fashion(ranks: Int, rank: Int, batch: Int = 64) throws -> ExecutionPlan {
+    static func fashion(ranks: Int, rank: Int, batch: Int = 64,
+                        kernels: ExecutionPlan.Kernels = .onednn(.blocked(16))) throws -> ExecutionPlan {
         let file = try ModelFile(json: Data(ModelFile.defaultModelJSON.utf8), source: "fashion-cnn")
         // As train chooses grids: the file's where they fit, else the spatial policy's.
         let model = try Model(file: file.resized(batch: batch), source: "fashion-cnn")
         let partition = try (file.gridsSpan(ranks: ranks) ? try? Partition(model: model, ranks: ranks) : nil)
             ?? Partition(model: GridPolicy.spatial.apply(to: model, ranks: ranks), ranks: ranks)
-        return try ExecutionPlan(partition: partition, rank: rank)
+        return try ExecutionPlan(partition: partition, rank: rank, kernels: kernels)
     }
 
     func buffer(_ plan: ExecutionPlan, _ name: String) throws -> ExecutionPlan.Buffer {
@@ -30,8 +31,10 @@ import Testing
         #expect(try buffer(plan, "conv1.output").lifetime == 1...2)
         // relu1's output: read by pool1 (with its halo) and by relu1's own backward.
         #expect(try buffer(plan, "relu1.output").lifetime == 2...17)
-        // pool2's output feeds fc in place (the same 2x2 blocks) until fc's backward.
-        #expect(try buffer(plan, "pool2.output").lifetime == 6...12)
+        // pool2's output (blocked) is reordered to NCHW for fc at once; fc reads the copy
+        // in place (the same 2x2 blocks) until its backward.
+        #expect(try buffer(plan, "pool2.output").lifetime == 6...7)
+        #expect(try buffer(plan, "pool2.output@fc.nchw").lifetime == 7...12)
         // fc writes partial sums; the loss reads them added up, in a buffer of its own.
         #expect(try buffer(plan, "fc.output").lifetime == 7...8)
         #expect(try buffer(plan, "fc.output@loss").lifetime == 8...8)
@@ -47,6 +50,47 @@ import Testing
         #expect(try buffer(plan, "pool1.output").region == Rect(origin: [0, 0, 7, 0], size: [64, 16, 7, 7]))
         // Its gradient comes back through the reverse halo into pool1's block.
         #expect(try buffer(plan, "pool1.output.grad@conv2").count == 64 * 16 * 8 * 8)
+    }
+
+    @Test func activationsStayBlockedFromTheFirstConvolutionToTheClassifier() throws {
+        // fashion-cnn on 4 ranks (2x2) with 16-channel blocks: conv1 reads the data in NCHW
+        // and writes nChw16c; relu and pooling keep it; fc (sgemm) takes NCHW, so pool2's
+        // block is reordered once, and its gradient reordered back.
+        let file = try ModelFile(json: Data(ModelFile.defaultModelJSON.utf8), source: "fashion-cnn")
+        let partition = try Partition(model: Model(file: file, source: "fashion-cnn"), ranks: 4)
+        let plan = try ExecutionPlan(partition: partition, rank: 1, kernels: .onednn(.blocked(16)))
+        #expect(try buffer(plan, "data.raw_output@conv1").layout == .nchw)
+        for name in ["conv1.output", "relu1.output", "pool1.output", "pool1.output@conv2", "conv2.output",
+                     "relu2.output", "pool2.output", "pool2.output.grad", "pool1.output.grad@conv2"] {
+            #expect(try buffer(plan, name).layout == .blocked(16), "\(name)")
+        }
+        #expect(try buffer(plan, "pool2.output@fc.nchw").layout == .nchw)
+        #expect(try buffer(plan, "pool2.output.grad@fc.nchw").layout == .nchw)
+        // conv1 has 16 channels: whole blocks, no padding. A 1-channel tensor would be
+        // 16 times larger blocked; the data stays NCHW.
+        #expect(try buffer(plan, "conv1.output").count == 64 * 16 * 14 * 14)
+        // The reference kernels (Double) keep everything NCHW.
+        let reference = try ExecutionPlan(partition: partition, rank: 1, kernels: .reference)
+        #expect(reference.buffers.allSatisfy { $0.layout == .nchw })
+        #expect(reference.buffer(named: "pool2.output@fc.nchw") == nil)
+    }
+
+    @Test func aChannelSplitThatIsNotBlockAlignedStaysNCHW() throws {
+        // 24 channels over 2 ranks: 12 + 12, not whole 16-channel blocks.
+        let json = """
+            {"format": "distconv-model", "version": 1, "name": "split", "ops": [
+              {"name": "data", "type": "data", "shape": [2, 3, 8, 8], "classes": 4, "grid": [1, 1, 1, 1]},
+              {"name": "conv1", "type": "conv2d", "out_channels": 24, "kernel": [3, 3], "padding": [1, 1], "grid": [1, 2, 1, 1]},
+              {"name": "conv2", "type": "conv2d", "out_channels": 32, "kernel": [3, 3], "padding": [1, 1], "grid": [1, 2, 1, 1]},
+              {"name": "fc", "type": "linear", "out_features": 4, "grid": [1, 1, 1, 1]},
+              {"name": "loss", "type": "softmax_cross_entropy", "grid": [1, 1, 1, 1]}]}
+            """
+        let file = try ModelFile(json: Data(json.utf8), source: "split")
+        let partition = try Partition(model: Model(file: file, source: "split"), ranks: 2)
+        let plan = try ExecutionPlan(partition: partition, rank: 1, kernels: .onednn(.blocked(16)))
+        #expect(try buffer(plan, "conv1.output").layout == .nchw)
+        // conv2's 32 channels split 16 + 16: whole blocks.
+        #expect(try buffer(plan, "conv2.output").layout == .blocked(16))
     }
 
     @Test func aLayoutChangeGetsTwoBuffersNotTheirBoundingBox() throws {
@@ -75,13 +119,15 @@ import Testing
         // Each op's buffers, as the network binds them, are alive at the op's steps.
         for ranks in [1, 2, 3, 4] {
             for rank in 0..<ranks {
-                let plan = try Self.fashion(ranks: ranks, rank: rank)
+              for kernels in [ExecutionPlan.Kernels.onednn(.blocked(16)), .reference] {
+                let plan = try Self.fashion(ranks: ranks, rank: rank, kernels: kernels)
                 for (name, uses) in plan.uses() {
                     let b = try buffer(plan, name)
                     for step in uses {
-                        #expect(b.lifetime.contains(step), "\(ranks) ranks, rank \(rank): \(name) used at \(step), alive \(b.lifetime)")
+                        #expect(b.lifetime.contains(step), "\(ranks) ranks, rank \(rank), \(kernels): \(name) used at \(step), alive \(b.lifetime)")
                     }
                 }
+              }
             }
         }
     }

@@ -87,6 +87,11 @@ import TestSupport
         // same bits (a buffer used outside its lifetime would not).
         let separate = try Self.train(ranks: 4, ["--batch", "16", "--no-memory-reuse"])
         #expect(separate.bytes == a.bytes && separate.losses == a.losses)
+        // conv2 computes its interior while its halo is in flight and the strips after,
+        // and its weight gradient while its input gradient's reverse halo is: the same
+        // bits as one after the other.
+        let serial = try Self.train(ranks: 4, ["--batch", "16", "--no-overlap"])
+        #expect(serial.bytes == a.bytes && serial.losses == a.losses, "overlap changes the bits")
     }
 
     /// The whole model's gradients (conv, affine, tanh, batch norm, max and average

@@ -31,7 +31,7 @@ func checkGradients(_ comm: Communicator, _ args: [String]) throws -> [String] {
     ])
     let model = try GridPolicy.spatial.apply(to: Model(file: file, source: "gradient-check"), ranks: comm.size)
     let partition = try Partition(model: model, ranks: comm.size)
-    let plan = try ExecutionPlan(partition: partition, rank: comm.rank, inputGradient: true)
+    let plan = try ExecutionPlan(partition: partition, rank: comm.rank, inputGradient: true, kernels: .reference)
     let network = Network<Double>(partition: partition, plan: plan, communicator: comm, seed: 7, optimizerStates: 0)
     let data = PerturbedImages(shape: [3, 2, 9, 7], classes: 5)
     let samples = [0, 1, 2]

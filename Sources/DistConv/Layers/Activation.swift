@@ -1,12 +1,40 @@
+import Geometry
 import Kernels
 
-/// ReLU, tanh and sigmoid, elementwise on the shard. Backward reads the output (ReLU's
-/// `y > 0` is the same test as `x > 0`), so the input need not stay alive.
+/// ReLU, tanh and sigmoid, elementwise on the shard: oneDNN's eltwise primitives (Float,
+/// NCHW or blocked; padded channels stay zero) or the reference loops. Backward reads
+/// the output (ReLU's `y > 0` is the same test as `x > 0`), so the input need not stay
+/// alive.
 struct ActivationLayer: ShardLayer {
     let function: Activation
+    let onednn: Bool
+    let layout: ActivationLayout
+    let block: Rect
     var backwardReadsOutput: Bool { true }
 
+    init(function: Activation, regions: ShardRegions) {
+        self.function = function
+        onednn = regions.onednn
+        layout = regions.inputLayout
+        block = regions.output
+        precondition(onednn || layout == .nchw, "\(function): the reference activation runs in NCHW, planned \(layout)")
+    }
+
+    func makeKernels() throws(KernelShapeError) -> AnyObject? {
+        guard onednn, block.dimensions == 4, !block.isEmpty else { return nil }
+        let kind: DNNLElementwise.Kind = switch function {
+        case .relu: .relu
+        case .tanh: .tanh
+        case .sigmoid: .sigmoid
+        }
+        return DNNLElementwise(kind, n: block.size[0], c: block.size[1], h: block.size[2], w: block.size[3], layout: layout)
+    }
+
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        if let k = io.kernels as? DNNLElementwise {
+            k.forward(x: floats(io.cx), y: floats(io.y))
+            return 0
+        }
         switch function {
         case .relu: relu_forward(x: io.cx, y: io.y)
         case .tanh: tanh_forward(x: io.cx, y: io.y)
@@ -17,6 +45,11 @@ struct ActivationLayer: ShardLayer {
 
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
         guard let dx = io.dx else { return }
+        if let k = io.kernels as? DNNLElementwise {
+            // ReLU's saved tensor is its input; y > 0 exactly where x > 0, so y serves.
+            k.backward(saved: floats(io.cy), dy: floats(io.cdy), dx: floats(dx))
+            return
+        }
         switch function {
         case .relu: relu_backward(x: io.cy, dy: io.cdy, dx: dx)
         case .tanh: tanh_backward(y: io.cy, dy: io.cdy, dx: dx)
@@ -26,6 +59,9 @@ struct ActivationLayer: ShardLayer {
 }
 
 extension ActivationLayer: LayerPartitioning {
+    /// Either layout, the output in the input's.
+    static func layouts(of op: Op) -> LayerLayouts { .preserving }
+
     /// Backward reads the output, not the input.
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
         [.init(tensor: op.outputs[0], rects: forward.distResult)]

@@ -16,8 +16,12 @@ struct BatchNormalizationLayer: ShardLayer {
     var stateCount: Int { 4 * channels }
     var backwardReadsInput: Bool { true }
 
+    /// Blocked (Float) runs BatchNormBlocked.swift's loops over the channel blocks.
+    let layout: ActivationLayout
+
     init(spec: BatchNormSpec, regions: ShardRegions) {
         self.spec = spec
+        layout = regions.inputLayout
         batch = regions.output.size[0]
         channels = regions.output.size[1]
         plane = regions.output.size[2] * regions.output.size[3]
@@ -45,6 +49,7 @@ struct BatchNormalizationLayer: ShardLayer {
     }
 
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        if layout != .nchw { return forwardBlocked(io, context) }
         if context.training {
             withUnsafeTemporaryAllocation(of: BatchNormMoments.self, capacity: channels) { moments in
                 batchnorm_forward_train(
@@ -64,6 +69,7 @@ struct BatchNormalizationLayer: ShardLayer {
     }
 
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        if layout != .nchw { return backwardBlocked(io, context) }
         withUnsafeTemporaryAllocation(of: Double.self, capacity: batchnorm_sums_count(channels: channels)) { sums in
             withUnsafeTemporaryAllocation(of: T.self, capacity: io.x.count) { scratch in
                 batchnorm_backward_train(
@@ -76,7 +82,46 @@ struct BatchNormalizationLayer: ShardLayer {
     }
 }
 
+extension BatchNormalizationLayer {
+    /// The same passes in a blocked layout (Float only: the plan blocks only oneDNN's networks).
+    func forwardBlocked<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        let state = floats(io.state)
+        if context.training {
+            withUnsafeTemporaryAllocation(of: BatchNormMoments.self, capacity: channels) { moments in
+                batchnorm_forward_train(
+                    layout: layout, batch: batch, channels: channels, plane: plane, x: floats(io.cx),
+                    gamma: floats(io.parameter(0)), beta: floats(io.parameter(1)), epsilon: spec.eps,
+                    momentum: spec.momentum, runningMean: slot(state, 0), runningVar: slot(state, 1), y: floats(io.y),
+                    savedMean: slot(state, 2), savedInvStd: slot(state, 3), moments: moments, reducer: context.reducer)
+            }
+        } else {
+            batchnorm_forward_eval(
+                layout: layout, batch: batch, channels: channels, plane: plane, x: floats(io.cx),
+                gamma: floats(io.parameter(0)), beta: floats(io.parameter(1)), epsilon: spec.eps,
+                runningMean: UnsafeBufferPointer(slot(state, 0)), runningVar: UnsafeBufferPointer(slot(state, 1)),
+                y: floats(io.y))
+        }
+        return 0
+    }
+
+    func backwardBlocked<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
+        let state = floats(io.state)
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: batchnorm_sums_count(channels: channels)) { sums in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: io.x.count) { scratch in
+                batchnorm_backward_train(
+                    layout: layout, batch: batch, channels: channels, plane: plane, x: floats(io.cx), dy: floats(io.cdy),
+                    gamma: floats(io.parameter(0)), savedMean: UnsafeBufferPointer(slot(state, 2)),
+                    savedInvStd: UnsafeBufferPointer(slot(state, 3)), dx: io.dx.map { floats($0) } ?? scratch,
+                    dgamma: floats(io.gradients[0]), dbeta: floats(io.gradients[1]), sums: sums, reducer: context.reducer)
+            }
+        }
+    }
+}
+
 extension BatchNormalizationLayer: LayerPartitioning {
+    /// Either layout, the output in the input's.
+    static func layouts(of op: Op) -> LayerLayouts { .preserving }
+
     /// The block, and gamma and beta of its channels.
     static func regions(of op: Op, block: Rect) -> ForwardRegions {
         guard case .batchNorm(let s) = op.kind else { preconditionFailure("\(op.name) is not batch norm") }

@@ -10,6 +10,21 @@ protocol LayerPartitioning {
     /// The forward tensors `op`'s backward reads besides output gradients (what must
     /// stay alive until then), from its forward partition.
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access]
+    /// The storage layouts the op's oneDNN kernels take and give (the reference kernels
+    /// take NCHW only).
+    static func layouts(of op: Op) -> LayerLayouts
+}
+
+/// Which activation layouts a layer's kernels work in (`ExecutionPlan` decides each
+/// tensor's layout from these, once).
+enum LayerLayouts: Sendable {
+    /// NCHW in and out: a blocked input is reordered first.
+    case nchw
+    /// Either layout, the output in the input's (elementwise ops, pooling).
+    case preserving
+    /// Any input layout (oneDNN's convolution reads a plain source directly), the output
+    /// in the preferred blocked layout.
+    case blocking
 }
 
 extension LayerPartitioning {
@@ -19,6 +34,7 @@ extension LayerPartitioning {
     }
 
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] { [] }
+    static func layouts(of op: Op) -> LayerLayouts { .nchw }
 }
 
 extension OpKind {

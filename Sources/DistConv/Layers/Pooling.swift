@@ -1,13 +1,19 @@
 import Geometry
 import Kernels
 
-/// Max and average pooling on a shard with its halo. Max pooling keeps the argmax of
-/// every output (Int32 indices into the local input) for backward.
+/// Max and average pooling on a shard with its halo. With oneDNN (Float, NCHW or blocked,
+/// `DNNLPooling`) max pooling keeps oneDNN's workspace of winners from forward to
+/// backward; the reference kernels (NCHW) keep the argmax of every output (Int32 indices
+/// into the local input). Both live in the layer's index storage.
 struct PoolingLayer: ShardLayer {
     let geometry: Pool2DGeometry
     let shard: SpatialShard
     let batch: Int
     let mode: PoolSpec.Mode
+    let onednn: Bool
+    let layout: ActivationLayout
+    /// Int32 slots: one per stored output element (oneDNN's workspace is at most 4 bytes
+    /// per output; `makeKernels` checks).
     let outputCount: Int
     var indexCount: Int { mode == .max ? outputCount : 0 }
 
@@ -19,10 +25,27 @@ struct PoolingLayer: ShardLayer {
         shard = SpatialShard(input: regions.input, output: regions.output)
         batch = regions.output.size[0]
         mode = spec.mode
-        outputCount = regions.output.volume
+        // cover_all windows wholly in padding are the reference kernels' alone.
+        onednn = regions.onednn && !spec.coverAll
+        layout = regions.inputLayout
+        precondition(onednn || layout == .nchw, "\(op.name): the reference pooling runs in NCHW, planned \(layout)")
+        outputCount = layout.storedCount(regions.output)
+    }
+
+    func makeKernels() throws(KernelShapeError) -> AnyObject? {
+        guard onednn, batch > 0, shard.outputPlane > 0 else { return nil }
+        let k = try DNNLPooling(geometry, shard, batch: batch, kind: mode == .max ? .max : .average, layout: layout)
+        precondition(k.workspaceBytes <= 4 * indexCount,
+                     "\(geometry.layer): oneDNN's pooling workspace \(k.workspaceBytes) bytes, \(4 * indexCount) planned")
+        return k
     }
 
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        if let k = io.kernels as? DNNLPooling {
+            k.forward(x: floats(io.cx), y: floats(io.y), workspace: workspace(k, io))
+            return 0
+        }
+        if onednn { return 0 }  // an empty block
         switch mode {
         case .max: maxpool2d_forward(geometry, shard, batch: batch, x: io.cx, y: io.y, argmax: io.indices)
         case .average: avgpool2d_forward(geometry, shard, batch: batch, x: io.cx, y: io.y)
@@ -32,15 +55,30 @@ struct PoolingLayer: ShardLayer {
 
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
         guard let dx = io.dx else { return }
+        if let k = io.kernels as? DNNLPooling {
+            k.backward(dy: floats(io.cdy), workspace: workspace(k, io).map { UnsafeRawBufferPointer($0) }, dx: floats(dx))
+            return
+        }
+        if onednn { return dx.update(repeating: 0) }
         switch mode {
         case .max:
             maxpool2d_backward(geometry, shard, batch: batch, dy: io.cdy, argmax: UnsafeBufferPointer(io.indices), dx: dx)
         case .average: avgpool2d_backward(geometry, shard, batch: batch, dy: io.cdy, dx: dx)
         }
     }
+
+    func workspace<T>(_ k: DNNLPooling, _ io: LayerIO<T>) -> UnsafeMutableRawBufferPointer? {
+        k.workspaceBytes == 0 ? nil : UnsafeMutableRawBufferPointer(start: io.indices.baseAddress, count: k.workspaceBytes)
+    }
 }
 
 extension PoolingLayer: LayerPartitioning {
+    /// Either layout, the output in the input's.
+    static func layouts(of op: Op) -> LayerLayouts {
+        guard case .pool(let s) = op.kind, !s.coverAll else { return .nchw }
+        return .preserving
+    }
+
     /// The block's windows, clipped to the input.
     static func regions(of op: Op, block: Rect) -> ForwardRegions {
         guard case .pool(let s) = op.kind else { preconditionFailure("\(op.name) is not pooling") }

@@ -11,7 +11,7 @@ extension ShardRegions {
             case .conv2d(let s): return try ConvolutionLayer(op: op, spec: s, regions: self)
             case .locallyConnected(let s): return try LocallyConnectedLayer(op: op, spec: s, regions: self)
             case .affine: return AffineLayer(regions: self)
-            case .activation(let a): return ActivationLayer(function: a)
+            case .activation(let a): return ActivationLayer(function: a, regions: self)
             case .pool(let s): return try PoolingLayer(op: op, spec: s, regions: self)
             case .batchNorm(let s): return BatchNormalizationLayer(spec: s, regions: self)
             case .dropout(let ratio): return DropoutLayer(ratio: ratio, shape: op.outputShape, rect: output)

@@ -35,6 +35,10 @@ protocol ShardLayer: Sendable {
     /// holds the op's channel block of it.
     func stateDictBuffers(op: Op) -> [(name: String, offset: Int, length: Int)]
 
+    /// The oneDNN primitives of this shard, made once when a Float network binds a plan
+    /// built for oneDNN (nil: the layer runs its reference kernels). Held in `LayerIO`.
+    func makeKernels() throws(KernelShapeError) -> AnyObject?
+
     /// Forward on the shard; a loss returns its share of the loss, others 0.
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext)
@@ -53,6 +57,7 @@ extension ShardLayer {
         ("\(op.name).\(index == 0 ? "weight" : "bias")", shape)
     }
     func stateDictBuffers(op: Op) -> [(name: String, offset: Int, length: Int)] { [] }
+    func makeKernels() throws(KernelShapeError) -> AnyObject? { nil }
 }
 
 /// The rects of one op on this rank, from the partition.
@@ -67,6 +72,11 @@ struct ShardRegions: Sendable {
     var parameters: [Rect]
     /// Rows of the labels this rank reads (losses, evaluation).
     var labels: Range<Int>?
+    /// How `x`/`dx` and `y`/`dy` are stored (decided by the plan from `LayerPartitioning.layouts`).
+    var inputLayout: ActivationLayout = .nchw
+    var outputLayout: ActivationLayout = .nchw
+    /// The op runs on oneDNN's kernels (Float only); the reference kernels otherwise.
+    var onednn = false
     /// Batch rows of the input.
     var batch: Int { input.size[0] }
 }
@@ -86,12 +96,27 @@ struct LayerIO<T: RuntimeScalar> {
     var state: UnsafeMutableBufferPointer<T>
     var indices: UnsafeMutableBufferPointer<Int32>
     var labels: UnsafeMutableBufferPointer<Int32>
+    /// The layer's oneDNN primitives (`ShardLayer.makeKernels`), when it has them.
+    var kernels: AnyObject?
 
     var cx: UnsafeBufferPointer<T> { UnsafeBufferPointer(x) }
     var cy: UnsafeBufferPointer<T> { UnsafeBufferPointer(y) }
     var cdy: UnsafeBufferPointer<T> { UnsafeBufferPointer(dy ?? UnsafeMutableBufferPointer(start: nil, count: 0)) }
     var cdx: UnsafeMutableBufferPointer<T> { dx ?? UnsafeMutableBufferPointer(start: nil, count: 0) }
     func parameter(_ i: Int) -> UnsafeBufferPointer<T> { UnsafeBufferPointer(parameters[i]) }
+}
+
+/// A buffer of the network's element type as Float: oneDNN's kernels exist only in Float
+/// networks (`Network` checks), so a layer holding them runs with `T == Float`.
+func floats<T>(_ b: UnsafeBufferPointer<T>) -> UnsafeBufferPointer<Float> {
+    precondition(T.self == Float.self, "oneDNN kernels on \(T.self) buffers")
+    return UnsafeBufferPointer(start: UnsafeRawPointer(b.baseAddress)?.assumingMemoryBound(to: Float.self), count: b.count)
+}
+
+func floats<T>(_ b: UnsafeMutableBufferPointer<T>) -> UnsafeMutableBufferPointer<Float> {
+    precondition(T.self == Float.self, "oneDNN kernels on \(T.self) buffers")
+    return UnsafeMutableBufferPointer(start: UnsafeMutableRawPointer(b.baseAddress)?.assumingMemoryBound(to: Float.self),
+                                      count: b.count)
 }
 
 /// What a pass knows beyond its buffers.

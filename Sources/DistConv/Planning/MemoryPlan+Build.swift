@@ -15,7 +15,7 @@ extension MemoryPlan {
         var memo: [[Int]: ArenaAssignment] = [:]
         var plans: [RankPlan] = []
         for r in 0..<partition.ranks {
-            let execution = try ExecutionPlan(partition: partition, rank: r)
+            let execution = try ExecutionPlan(partition: partition, rank: r, kernels: options.kernels)
             plans.append(Self.plan(execution, partition: partition, slots: slots, options: options, memo: &memo))
         }
         self.rankPlans = plans

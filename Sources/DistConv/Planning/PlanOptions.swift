@@ -9,6 +9,8 @@ public struct PlanOptions: Sendable, Equatable {
     /// MPI's temporaries for gradient buckets in flight (`Network.bucketsInFlight` of
     /// 2 MB buckets).
     public var allreduceInFlightBytes: Int = 4 * (2 << 20)
+    /// The kernels and activation layout the plan is for (blocked layouts pad channels).
+    public var kernels: ExecutionPlan.Kernels = .preferred
 
     public init(optimizer: OptimizerKind = .momentum, alignment: Int = 64, strategy: ArenaStrategy = .best) {
         precondition(alignment >= 1, "alignment \(alignment)")

@@ -1,18 +1,22 @@
 import Comm
 import Geometry
+import Kernels
 
 extension ExecutionPlan {
     /// The plan of `rank` for `partition`. Throws `ModelError` when a layer does not fit
     /// its shard (the kernels' own shape checks), naming the op. With `inputGradient`,
     /// ops reading the data set also compute the gradient of their input (the gradient
-    /// checks read it; training does not need it).
-    public init(partition: Partition, rank: Int, inputGradient: Bool = false) throws {
+    /// checks read it; training does not need it). `kernels` decides the layers' kernels
+    /// and the activations' storage layout (the reference kernels for any element type
+    /// but Float).
+    public init(partition: Partition, rank: Int, inputGradient: Bool = false, kernels: Kernels = .preferred) throws {
         let model = partition.model
         let f = model.ops.count
         self.rank = rank
         self.ranks = partition.ranks
+        self.kernels = kernels
         self.stepCount = 2 * f + 1
-        var builder = PlanBuilder(partition: partition, rank: rank)
+        var builder = PlanBuilder(partition: partition, rank: rank, kernels: kernels)
         builder.inputGradient = inputGradient
         try builder.build()
         buffers = builder.buffers
@@ -40,8 +44,12 @@ struct PlanBuilder {
     var inputGradient = false
     /// Ops whose backward reads their output (see `settleOutputRead`).
     var outputReaders: [Int] = []
+    let kernels: ExecutionPlan.Kernels
+    /// Per tensor, the layout its producer stores it in (data: NCHW).
+    var storedLayout: [String: ActivationLayout] = [:]
 
-    init(partition: Partition, rank: Int) {
+    init(partition: Partition, rank: Int, kernels: ExecutionPlan.Kernels) {
+        self.kernels = kernels
         self.partition = partition
         self.rank = rank
         self.model = partition.model
@@ -57,8 +65,10 @@ struct PlanBuilder {
 
     func backwardStep(_ i: Int) -> Int { 2 * f - 1 - i }
 
-    mutating func add(_ name: String, _ kind: ExecutionPlan.Buffer.Kind, _ region: Rect, at step: Int) -> Int {
-        buffers.append(.init(name: name, kind: kind, region: region, count: region.volume, lifetime: step...step))
+    mutating func add(_ name: String, _ kind: ExecutionPlan.Buffer.Kind, _ region: Rect, at step: Int,
+                      layout: ActivationLayout = .nchw) -> Int {
+        buffers.append(.init(name: name, kind: kind, region: region, count: layout.storedCount(region),
+                             layout: layout, lifetime: step...step))
         return buffers.count - 1
     }
 
@@ -82,14 +92,21 @@ struct PlanBuilder {
         rects.enumerated().map { op.isPrimary(rank: $0.offset) ? $0.element : nil }
     }
 
+    /// The redistribution from `writes` to `reads` of a tensor stored in `layout`: rects
+    /// as given for NCHW, 5-D `[N, C/b, H, W, b]` boxes for a blocked layout.
     mutating func exchange(
         tensor: String, shape: [Int], writes: [Rect?], reads: [Rect], mode: RedistributionMode,
-        from: Int, into: Int, zeroFirst: Bool
+        from: Int, into: Int, zeroFirst: Bool, layout: ActivationLayout = .nchw
     ) -> ExecutionPlan.Exchange {
-        ExecutionPlan.Exchange(
-            tensor: tensor, source: TensorLayout(shape: shape, write: writes, read: writes),
-            target: TensorLayout(shape: shape, write: reads, read: reads), mode: mode, from: from, into: into,
-            sourceRect: writes[rank] ?? Rect.empty(dimensions: shape.count), targetRect: reads[rank], zeroFirst: zeroFirst)
+        let c = shape.count == 4 ? shape[1] : 0
+        let s = layout.storageShape(shape)
+        let w = writes.map { $0.map { layout.storageRect($0, channels: c) } }
+        let r = reads.map { layout.storageRect($0, channels: c) }
+        return ExecutionPlan.Exchange(
+            tensor: tensor, source: TensorLayout(shape: s, write: w, read: w),
+            target: TensorLayout(shape: s, write: r, read: r), mode: mode, from: from, into: into,
+            sourceRect: w[rank] ?? Rect.empty(dimensions: s.count), targetRect: r[rank],
+            block: writes[rank] ?? Rect.empty(dimensions: shape.count), zeroFirst: zeroFirst)
     }
 
     mutating func build() throws {

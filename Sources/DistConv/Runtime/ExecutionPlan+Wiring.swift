@@ -23,10 +23,12 @@ extension PlanBuilder {
         func access(_ name: String, _ list: [OpPartition.Access]) -> [Rect] { rects(list.first { $0.tensor == name }) }
         let outRects = access(op.outputs[0], fwd.writes)
         let extraRects = op.outputs.count > 1 ? access(op.outputs[1], fwd.writes) : nil
+        let (takes, gives) = layouts(i, op)
         let regions = ShardRegions(
             input: inRects[rank], output: outRects[rank], extraOutput: extraRects?[rank],
             parameters: op.parameters.map { access($0, fwd.reads)[rank] },
-            labels: op.labels.map { access($0, fwd.reads)[rank].range(0) })
+            labels: op.labels.map { access($0, fwd.reads)[rank].range(0) },
+            inputLayout: takes, outputLayout: gives, onednn: kernels != .reference)
         let layer: any ShardLayer
         if case .evaluate = op.kind {
             var loss = LossKind.softmaxCrossEntropy
@@ -39,24 +41,33 @@ extension PlanBuilder {
         let hasBackward = backwardOps.contains(op.name)
         let b = backwardStep(i)
 
-        // The input: loaded, read in place, or brought by a redistribution.
+        // The input: loaded, read in place, or brought by a redistribution; reordered
+        // first (over this rank's block) when the op takes another layout.
         var x: Int?
         var loadsData = false
         var inputExchange: ExecutionPlan.Exchange?
+        var inputReorder: ExecutionPlan.Reorder?
         if let (p, source) = producer[input], let source {
+            use(source, at: i)
+            var from = source
+            let stored = storedLayout[input] ?? .nchw
+            if takes != stored {
+                let block = writeRects(input)[rank]
+                from = add("\(input)@\(op.name).\(takes)", .input, block, at: i, layout: takes)
+                inputReorder = .init(tensor: input, rect: block, from: source, into: from, fromLayout: stored,
+                                     intoLayout: takes)
+            }
             if readsInPlace(input, i) {
-                x = source
-                use(source, at: i)
+                x = from
             } else {
                 let t = partition.tensor(input)
-                x = add("\(input)@\(op.name)", .input, inRects[rank], at: i)
-                use(source, at: i)
+                x = add("\(input)@\(op.name)", .input, inRects[rank], at: i, layout: takes)
                 let writes = writeRects(input)
                 inputExchange = exchange(
                     tensor: input, shape: t.dim,
                     writes: t.isPartialSum ? primaryOnly(writes, of: model.ops[p]) : writes.map { $0 },
-                    reads: inRects, mode: t.isPartialSum ? .accumulate : .copy, from: source, into: x ?? 0,
-                    zeroFirst: t.isPartialSum)
+                    reads: inRects, mode: t.isPartialSum ? .accumulate : .copy, from: from, into: x ?? 0,
+                    zeroFirst: t.isPartialSum, layout: takes)
             }
         } else {
             x = add("\(input)@\(op.name)", .input, inRects[rank], at: 0)
@@ -75,8 +86,9 @@ extension PlanBuilder {
         case .evaluate:
             break
         default:
-            y = add(op.outputs[0], .activation, outRects[rank], at: i)
+            y = add(op.outputs[0], .activation, outRects[rank], at: i, layout: gives)
             producer[op.outputs[0]] = (i, y)
+            storedLayout[op.outputs[0]] = gives
         }
         let forwardWorkspace = layer.forwardWorkspace > 0
             ? add("\(op.name).workspace", .workspace, Rect(shape: [layer.forwardWorkspace]), at: i) : nil
@@ -104,7 +116,7 @@ extension PlanBuilder {
         steps.append(.init(
             op: op, index: i, layer: layer, regions: regions, x: x, y: y, extra: extra, dx: nil, dy: nil,
             forwardWorkspace: forwardWorkspace, backwardWorkspace: nil, inputExchange: inputExchange,
-            gradientExchange: nil, outputRecovery: nil, loadsData: loadsData, hasBackward: hasBackward,
+            gradientExchange: nil, inputReorder: inputReorder, gradientReorder: nil, outputRecovery: nil, loadsData: loadsData, hasBackward: hasBackward,
             isPrimary: op.isPrimary(rank: rank), parameters: parameterIndices))
     }
 
@@ -119,15 +131,17 @@ extension PlanBuilder {
         let output = s.op.outputs[0]
         let consumers = steps.filter { $0.op.input == output }
         if s.y != nil, consumers.count == 1, let c = consumers.first, let e = c.inputExchange, e.mode == .copy,
-           let inRects = forward[c.index].distInput,
+           c.inputReorder == nil, let inRects = forward[c.index].distInput,
            zip(writeRects(output), inRects).allSatisfy({ $1.contains($0) })
         {
-            let temporary = add("\(output)@\(s.op.name).backward", .input, writeRects(output)[rank], at: b)
+            let layout = storedLayout[output] ?? .nchw
+            let temporary = add("\(output)@\(s.op.name).backward", .input, writeRects(output)[rank], at: b,
+                                layout: layout)
             use(c.x, at: b)
             let writes = inRects.map { Optional($0) }
             s.outputRecovery = exchange(tensor: output, shape: partition.tensor(output).dim, writes: writes,
                                         reads: writeRects(output), mode: .copy, from: c.x ?? 0, into: temporary,
-                                        zeroFirst: false)
+                                        zeroFirst: false, layout: layout)
         } else {
             use(s.y ?? s.extra, at: b)
         }
@@ -141,7 +155,8 @@ extension PlanBuilder {
             use(g, at: step)
             return (g, false)
         }
-        let g = add("\(tensor).grad", .gradient, writeRects(tensor)[rank], at: step)
+        let g = add("\(tensor).grad", .gradient, writeRects(tensor)[rank], at: step,
+                    layout: storedLayout[tensor] ?? .nchw)
         gradient[tensor] = g
         return (g, true)
     }
@@ -159,20 +174,42 @@ extension PlanBuilder {
         }
         if let input = op.input, !s.loadsData, hasGradient(input), let inRects = forward[i].distInput {
             let consumers = model.ops.filter { $0.input == input && backwardOps.contains($0.name) }
-            if s.inputExchange == nil && consumers.count == 1 {
+            let takes = s.regions.inputLayout
+            if let r = s.inputReorder {
+                // The gradient comes back in the op's layout and is reordered into the
+                // producer's (its only writer: `canStore` allows a single reader).
+                precondition(consumers.count == 1, "\(input) is reordered for \(op.name) but read by \(consumers.count) ops")
+                let t = partition.tensor(input)
+                let g = gradientBuffer(input, at: b).buffer
+                var from: Int
+                if s.inputExchange == nil {
+                    from = add("\(input).grad@\(op.name).\(takes)", .inputGradient, r.rect, at: b, layout: takes)
+                    s.dx = from
+                } else {
+                    let dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank], at: b, layout: takes)
+                    from = add("\(input).grad.\(takes)", .gradient, r.rect, at: b, layout: takes)
+                    s.dx = dx
+                    s.gradientExchange = exchange(
+                        tensor: "\(input).grad", shape: t.dim, writes: primaryOnly(inRects, of: op),
+                        reads: writeRects(input), mode: .accumulate, from: dx, into: from, zeroFirst: true,
+                        layout: takes)
+                }
+                s.gradientReorder = .init(tensor: "\(input).grad", rect: r.rect, from: from, into: g,
+                                          fromLayout: takes, intoLayout: r.fromLayout)
+            } else if s.inputExchange == nil && consumers.count == 1 {
                 s.dx = gradientBuffer(input, at: b).buffer
             } else {
                 let t = partition.tensor(input)
                 precondition(!t.isPartialSum || consumers.count == 1,
                              "partial sums \(input) read by \(consumers.count) differentiable ops")
-                let dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank], at: b)
+                let dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank], at: b, layout: takes)
                 let (g, first) = gradientBuffer(input, at: b)
                 s.dx = dx
                 s.gradientExchange = exchange(
                     tensor: "\(input).grad", shape: t.dim,
                     writes: t.isPartialSum ? inRects.map { $0 } : primaryOnly(inRects, of: op),
                     reads: writeRects(input), mode: t.isPartialSum ? .copy : .accumulate, from: dx, into: g,
-                    zeroFirst: !t.isPartialSum && first)
+                    zeroFirst: !t.isPartialSum && first, layout: takes)
             }
         }
         if s.loadsData && inputGradient, let input = op.input, let inRects = forward[i].distInput {

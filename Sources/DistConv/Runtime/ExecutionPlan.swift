@@ -1,5 +1,6 @@
 import Comm
 import Geometry
+import Kernels
 
 /// What one rank allocates and runs for one training step of a partitioned model: every
 /// buffer with its size and lifetime, and for every op the buffers it reads and writes
@@ -20,15 +21,41 @@ import Geometry
 ///   over its input rect, taken back by the mirror redistribution (accumulate, the
 ///   reverse halo; copy for partial sums, whose gradient every writer needs whole).
 /// Inputs loaded from the data set go straight into their consumers' input rects.
+///
+/// Storage layout is a property of each buffer, decided once here: with oneDNN's kernels
+/// activations are kept blocked (`ActivationLayout.preferred`, nChw16c with AVX-512) from
+/// the first layer that produces that layout to the first that takes only NCHW (each
+/// layer type says which it takes: `LayerPartitioning.layouts`), with one reorder where
+/// the layout changes. Regions stay logical NCHW; a blocked buffer stores its region's
+/// padded channel blocks, and its exchanges move 5-D boxes `[N, C/b, H, W, b]`.
 public struct ExecutionPlan: Sendable {
+    /// The kernel library a plan is built for: oneDNN (Float) with activations in a
+    /// layout where the layers take it, or the reference kernels (any element type, the
+    /// Double gradient check), all NCHW.
+    public enum Kernels: Sendable, Equatable {
+        case onednn(ActivationLayout)
+        case reference
+
+        /// oneDNN in its fastest layout on this CPU.
+        public static var preferred: Kernels { .onednn(.preferred) }
+        /// The layout activations are kept in where the layers take it.
+        public var layout: ActivationLayout {
+            if case .onednn(let l) = self { return l }
+            return .nchw
+        }
+    }
+
     public struct Buffer: Sendable, Equatable {
         public enum Kind: Sendable, Equatable { case activation, input, gradient, inputGradient, workspace }
         public var name: String
         public var kind: Kind
         /// The global rect it stores (a workspace: `[count]`).
         public var region: Rect
-        /// Elements (of the network's element type).
+        /// Elements (of the network's element type); a blocked buffer counts its padded
+        /// channel blocks.
         public var count: Int
+        /// How the region is stored.
+        public var layout: ActivationLayout = .nchw
         /// Steps it is alive, both ends included.
         public var lifetime: ClosedRange<Int>
     }
@@ -43,8 +70,22 @@ public struct ExecutionPlan: Sendable {
         public var into: Int
         public var sourceRect: Rect
         public var targetRect: Rect
+        /// This rank's source block in logical NCHW (`sourceRect` is in storage
+        /// coordinates: 5-D for a blocked tensor).
+        public var block: Rect
         /// Zero the target first (accumulate into a fresh sum).
         public var zeroFirst: Bool
+    }
+
+    /// A local change of storage layout of one rect between two buffers (oneDNN reorder).
+    public struct Reorder: Sendable {
+        public var tensor: String
+        /// The logical NCHW rect both buffers store.
+        public var rect: Rect
+        public var from: Int
+        public var into: Int
+        public var fromLayout: ActivationLayout
+        public var intoLayout: ActivationLayout
     }
 
     /// One op on this rank.
@@ -62,6 +103,11 @@ public struct ExecutionPlan: Sendable {
         var backwardWorkspace: Int?
         var inputExchange: Exchange?
         var gradientExchange: Exchange?
+        /// Where the op takes its input in another layout than the producer wrote it: the
+        /// producer's block is reordered first (then exchanged, if read elsewhere), and in
+        /// backward the input gradient is reordered back after the reverse exchange.
+        var inputReorder: Reorder?
+        var gradientReorder: Reorder?
         /// Where backward reads the op's output from when its own buffer is gone: the
         /// single consumer's input buffer holds it (plus a halo), and a local
         /// redistribution (no messages) copies it back out into a short-lived buffer.
@@ -93,6 +139,7 @@ public struct ExecutionPlan: Sendable {
 
     public let rank: Int
     public let ranks: Int
+    public let kernels: Kernels
     public internal(set) var buffers: [Buffer] = []
     public internal(set) var parameters: [Parameter] = []
     var steps: [Step] = []
@@ -120,6 +167,7 @@ public struct ExecutionPlan: Sendable {
         for s in steps {
             let i = s.index, back = 2 * f - 1 - i
             note(s.x, i); note(s.y, i); note(s.extra, i); note(s.forwardWorkspace, i)
+            if let r = s.inputReorder { note(r.from, i); note(r.into, i) }
             if let e = s.inputExchange { note(e.from, i); note(e.into, i) }
             if s.loadsData { note(s.x, 0) }
             guard s.hasBackward else { continue }
@@ -129,6 +177,7 @@ public struct ExecutionPlan: Sendable {
                 if let e = s.outputRecovery { note(e.from, back); note(e.into, back) } else { note(s.y ?? s.extra, back) }
             }
             if let e = s.gradientExchange { note(e.from, back); note(e.into, back) }
+            if let r = s.gradientReorder { note(r.from, back); note(r.into, back) }
         }
         return out
     }

@@ -43,8 +43,19 @@ extension Network {
     func forwardPass(_ context: StepContext) -> PassTotals {
         var local = PassTotals()
         for (k, s) in plan.steps.enumerated() {
+            if let r = inputReorders[k], let spec = s.inputReorder {
+                let t0 = StepTimer.now()
+                r(floats(UnsafeBufferPointer(buffers[spec.from])), floats(buffers[spec.into]))
+                timer.add("layout reorder", since: t0)
+            }
+            var c = context
+            c.reducer = reducers[k]
             if let e = inputExchanges[k], let ex = s.inputExchange {
                 Activity.set(ex.mode == .copy ? .forwardExchange : .partialSum, op: k)
+                if overlap, let layer = s.layer as? any OverlappingLayer, let strips = overlapStrips[k] {
+                    forwardOverlapped(layer, k, e, ex, strips)
+                    continue
+                }
                 let t0 = StepTimer.now()
                 if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
                 e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
@@ -52,8 +63,6 @@ extension Network {
             }
             Activity.set(.forward, op: k)
             let t0 = StepTimer.now()
-            var c = context
-            c.reducer = reducers[k]
             let share = s.layer.forward(io[k], c)
             afterOp?(k, false)
             if s.isPrimary {
@@ -88,18 +97,32 @@ extension Network {
                 timer.add("output recovery", since: t1)
             }
             Activity.set(.backward, op: k)
-            let t0 = StepTimer.now()
             var c = context
             c.reducer = reducers[k]
-            s.layer.backward(backwardIO[k], c)
-            afterOp?(k, true)
-            timer.add("\(s.op.kind.typeName) backward", since: t0)
-            if let e = gradientExchanges[k], let ex = s.gradientExchange {
+            if overlap, let e = gradientExchanges[k], let ex = s.gradientExchange, ex.mode == .accumulate,
+               let layer = s.layer as? any OverlappingBackward
+            {
+                backwardOverlapped(layer, k, e, ex)
+            } else if let e = gradientExchanges[k], let ex = s.gradientExchange {
+                let t0 = StepTimer.now()
+                s.layer.backward(backwardIO[k], c)
+                afterOp?(k, true)
+                timer.add("\(s.op.kind.typeName) backward", since: t0)
                 Activity.set(.backwardExchange, op: k)
                 let t1 = StepTimer.now()
                 if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
                 e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
                 timer.add(ex.mode == .accumulate ? "reverse halo/layout exchange" : "partial-sum gradient copy", since: t1)
+            } else {
+                let t0 = StepTimer.now()
+                s.layer.backward(backwardIO[k], c)
+                afterOp?(k, true)
+                timer.add("\(s.op.kind.typeName) backward", since: t0)
+            }
+            if let r = gradientReorders[k], let spec = s.gradientReorder {
+                let t1 = StepTimer.now()
+                r(floats(UnsafeBufferPointer(buffers[spec.from])), floats(buffers[spec.into]))
+                timer.add("layout reorder", since: t1)
             }
             while next < buckets.count && buckets[next].readyAfterOp >= s.index {
                 startBucket(next)
@@ -110,6 +133,51 @@ extension Network {
             startBucket(next)
             next += 1
         }
+    }
+
+    /// Forward of a layer whose input comes by a halo exchange, beside it: start the
+    /// exchange (this rank's own block is copied in at once), compute what needs no
+    /// halo, finish, compute the strips that read it. The same bits as without overlap
+    /// (see `OverlappingLayer`).
+    func forwardOverlapped(_ layer: any OverlappingLayer, _ k: Int, _ e: Redistribution, _ ex: ExecutionPlan.Exchange,
+                           _ strips: [(rows: Range<Int>, cols: Range<Int>)]) {
+        let t0 = StepTimer.now()
+        let pending = e.start(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+        let t1 = StepTimer.now()
+        timer.add("halo/layout exchange", since: t0)
+        layer.forwardBeforeHalo(io[k])
+        let t2 = StepTimer.now()
+        timer.add("\(plan.steps[k].op.kind.typeName) forward", since: t1)
+        Activity.set(.forwardExchange, op: k)
+        pending.finish()
+        let t3 = StepTimer.now()
+        timer.add("halo/layout exchange", since: t2)
+        Activity.set(.forward, op: k)
+        for strip in strips { layer.forwardStrip(io[k], rows: strip.rows, cols: strip.cols) }
+        afterOp?(k, false)
+        timer.add("\(plan.steps[k].op.kind.typeName) forward", since: t3)
+    }
+
+    /// Backward of a layer whose input gradient goes back by a reverse halo, beside it:
+    /// the input gradient, start the exchange, the parameter gradients, finish.
+    func backwardOverlapped(_ layer: any OverlappingBackward, _ k: Int, _ e: Redistribution,
+                            _ ex: ExecutionPlan.Exchange) {
+        let name = "\(plan.steps[k].op.kind.typeName) backward"
+        let t0 = StepTimer.now()
+        layer.backwardInput(backwardIO[k])
+        let t1 = StepTimer.now()
+        timer.add(name, since: t0)
+        if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
+        let pending = e.start(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+        let t2 = StepTimer.now()
+        timer.add("reverse halo/layout exchange", since: t1)
+        layer.backwardParameters(backwardIO[k])
+        afterOp?(k, true)
+        let t3 = StepTimer.now()
+        timer.add(name, since: t2)
+        Activity.set(.backwardExchange, op: k)
+        pending.finish()
+        timer.add("reverse halo/layout exchange", since: t3)
     }
 
     /// Starts bucket `b`'s allreduce. At most `Network.bucketsInFlight` run at once: MPI

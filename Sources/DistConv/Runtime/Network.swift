@@ -25,6 +25,12 @@ public final class Network<T: RuntimeScalar> {
     var inputExchanges: [Redistribution?] = []
     var gradientExchanges: [Redistribution?] = []
     var outputRecoveries: [Redistribution?] = []
+    /// Per step, the reorders of its input (forward) and input gradient (backward).
+    var inputReorders: [ActivationReorder?] = []
+    var gradientReorders: [ActivationReorder?] = []
+    /// Per step whose layer overlaps its forward with the input's halo, the output strips
+    /// to compute once it is in (`OverlappingLayer`).
+    var overlapStrips: [[(rows: Range<Int>, cols: Range<Int>)]?] = []
     var reducers: [BatchNormReducer] = []
     /// Per non-replicated parameter, the accumulate redistribution summing its gradient
     /// over the ranks holding each part (nil where no two ranks share a part).
@@ -41,6 +47,9 @@ public final class Network<T: RuntimeScalar> {
     /// Called after each op's forward (false) and backward (true) when set: the
     /// non-finite search (`locateNonFinite`).
     var afterOp: ((_ step: Int, _ backward: Bool) -> Void)?
+    /// Convolutions fed by a halo exchange compute their interior while it is in flight
+    /// (`--no-overlap` turns it off; the results are the same bits).
+    public var overlap = true
     /// Gradient buckets whose allreduce may be in flight at once (see `startBucket`).
     public static var bucketsInFlight: Int { 4 }
     /// Elements per gradient bucket.
@@ -57,6 +66,8 @@ public final class Network<T: RuntimeScalar> {
                 optimizerStates: Int, reuseMemory: Bool = true, bucketBytes: Int = 2 << 20) {
         precondition(plan.rank == communicator.rank && plan.ranks == communicator.size,
                      "plan of rank \(plan.rank)/\(plan.ranks) on communicator rank \(communicator.rank)/\(communicator.size)")
+        precondition(plan.kernels == .reference || T.self == Float.self,
+                     "a plan for oneDNN's kernels (\(plan.kernels)) in a network of \(T.self); build it with kernels: .reference")
         self.partition = partition
         self.plan = plan
         self.communicator = communicator
@@ -137,13 +148,21 @@ public final class Network<T: RuntimeScalar> {
                 gradients = gradients.map { track(Self.allocate($0.count)) }
             }
             let state: UnsafeMutableBufferPointer<T> = track(Self.allocate(s.layer.stateCount))
+            var kernels: AnyObject?
+            if plan.kernels != .reference {
+                do {
+                    kernels = try s.layer.makeKernels()
+                } catch {
+                    preconditionFailure("\(s.op.name) on rank \(plan.rank): \(error)")
+                }
+            }
             if let bn = s.layer as? BatchNormalizationLayer { bn.initializeState(state) }
             io.append(LayerIO(
                 x: view(s.x) ?? none, y: view(s.y) ?? none, dx: view(s.dx), dy: view(s.dy), extra: view(s.extra),
                 parameters: s.parameters.map { parameters[$0].value }, gradients: gradients,
                 workspace: view(s.forwardWorkspace) ?? none, state: state,
                 indices: track(Self.allocate(s.layer.indexCount)),
-                labels: track(Self.allocate(s.regions.labels?.count ?? 0))))
+                labels: track(Self.allocate(s.regions.labels?.count ?? 0)), kernels: kernels))
             var back = io[io.count - 1]
             back.workspace = view(s.backwardWorkspace) ?? none
             if let e = s.outputRecovery { back.y = buffers[e.into] }
@@ -151,6 +170,13 @@ public final class Network<T: RuntimeScalar> {
             inputExchanges.append(s.inputExchange.map { redistribution($0, tag: &tag) })
             gradientExchanges.append(s.gradientExchange.map { redistribution($0, tag: &tag) })
             outputRecoveries.append(s.outputRecovery.map { redistribution($0, tag: &tag) })
+            inputReorders.append(s.inputReorder.map(Self.reorder))
+            if let layer = s.layer as? any OverlappingLayer, let e = s.inputExchange, e.mode == .copy, kernels != nil {
+                overlapStrips.append(layer.overlapStrips(own: e.block))
+            } else {
+                overlapStrips.append(nil)
+            }
+            gradientReorders.append(s.gradientReorder.map(Self.reorder))
         }
         reducers = plan.steps.indices.map { makeReducer($0) }
         for p in plan.parameters {
@@ -162,6 +188,11 @@ public final class Network<T: RuntimeScalar> {
                                    sourceStorage: p.rect, targetStorage: p.rect, tag: tag)
             shardedReductions.append(r.plan.sends.isEmpty && r.plan.receives.isEmpty ? nil : r)
         }
+    }
+
+    private static func reorder(_ r: ExecutionPlan.Reorder) -> ActivationReorder {
+        ActivationReorder.cached(n: r.rect.size[0], c: r.rect.size[1], h: r.rect.size[2], w: r.rect.size[3],
+                                 from: r.fromLayout, to: r.intoLayout)
     }
 
     private func redistribution(_ e: ExecutionPlan.Exchange, tag: inout Int) -> Redistribution {

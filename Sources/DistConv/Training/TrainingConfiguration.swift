@@ -24,6 +24,12 @@ public struct TrainingConfiguration: Sendable {
     public var resume: String?
     /// A parameters file (safetensors, PyTorch's names) to start from.
     public var initialParameters: String?
+    /// The layers' kernels and the activations' layout (oneDNN, blocked where it can).
+    public var kernels: ExecutionPlan.Kernels = .preferred
+    /// oneDNN's threads per rank.
+    public var threads: Int = 1
+    /// Convolutions compute their interior while their halo is in flight.
+    public var overlap: Bool = true
 
     public init(epochs: Int = 2, steps: Int? = nil, optimizer: OptimizerSettings, schedule: String = "constant",
                 warmupSteps: Int = 0, seed: UInt64 = 0, metricsPath: String? = nil, reuseMemory: Bool = true,

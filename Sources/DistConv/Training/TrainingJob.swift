@@ -1,6 +1,7 @@
 import Comm
 import Foundation
 import Geometry
+import Kernels
 
 /// Everything `train` sets up before the first step, in the order that keeps a mistake
 /// cheap: the partition, this rank's execution plan and its memory budget (checked
@@ -26,9 +27,11 @@ public final class TrainingJob {
         self.note = note
         self.communicator = comm
         partition = try Partition(model: model, ranks: comm.size)
-        plan = try ExecutionPlan(partition: partition, rank: comm.rank)
+        plan = try ExecutionPlan(partition: partition, rank: comm.rank, kernels: configuration.kernels)
         let states = configuration.optimizer.kind.statesPerParameter
-        budget = MemoryPlan.plan(plan, partition: partition, options: PlanOptions(optimizer: configuration.optimizer.kind))
+        var planOptions = PlanOptions(optimizer: configuration.optimizer.kind)
+        planOptions.kernels = configuration.kernels
+        budget = MemoryPlan.plan(plan, partition: partition, options: planOptions)
         // Ranks on one machine share its memory.
         let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? comm.size
         if let available = MachineMemory.availableBytes(), budget.peakBytes.multipliedReportingOverflow(by: local).partialValue > available
@@ -48,8 +51,10 @@ public final class TrainingJob {
             throw ModelError(file: model.source, field: "batch",
                              "batch \(model.batch) is larger than the \(data.train.count) training samples of \(data.train.name)")
         }
+        DNNLEngine.setThreads(configuration.threads)
         let network = Network<Float>(partition: partition, plan: plan, communicator: comm, seed: configuration.seed,
                                      optimizerStates: states, reuseMemory: configuration.reuseMemory)
+        network.overlap = configuration.overlap
         trainer = try Trainer(network: network, data: data, configuration: configuration)
         trainer.fault = try TestFault.fromEnvironment()
         Activity.opNames = plan.steps.map(\.op.name)
