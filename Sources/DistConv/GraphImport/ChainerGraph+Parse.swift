@@ -6,7 +6,13 @@ extension ChainerGraph {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw GraphError(file: path, line: nil, "cannot read the file")
         }
-        return try ChainerGraph(text: String(decoding: data, as: UTF8.self), source: path)
+        return try ChainerGraph(bytes: data, source: path)
+    }
+
+    /// Parses a graph dump's bytes (UTF-8; invalid sequences read as U+FFFD and are then
+    /// reported where they stand); `source` names it in errors.
+    public init(bytes: Data, source: String) throws(GraphError) {
+        try self.init(text: String(decoding: bytes, as: UTF8.self), source: source)
     }
 
     /// Parses a graph dump; `source` names it in errors. Every error names the line and
@@ -123,10 +129,13 @@ extension ChainerGraph {
     ) throws(GraphError) -> ChainerFunction {
         switch type {
         case "Convolution2DFunction":
-            return .convolution2D(
-                try decode(ConvolutionAttributes.self, json, typeName: type, line: line, reader: reader))
+            let a = try decode(ConvolutionAttributes.self, json, typeName: type, line: line, reader: reader)
+            if let problem = a.rangeProblem { throw reader.error(line, "attributes of \(type): \(problem)") }
+            return .convolution2D(a)
         case "MaxPooling2D":
-            return .maxPooling2D(try decode(PoolingAttributes.self, json, typeName: type, line: line, reader: reader))
+            let a = try decode(PoolingAttributes.self, json, typeName: type, line: line, reader: reader)
+            if let problem = a.rangeProblem { throw reader.error(line, "attributes of \(type): \(problem)") }
+            return .maxPooling2D(a)
         case "LinearFunction": return .linear
         case "ReLU": return .relu
         case "Dropout":
