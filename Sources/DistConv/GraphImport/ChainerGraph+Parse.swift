@@ -32,6 +32,7 @@ extension ChainerGraph {
         // By id; filled as lines arrive (a header's count must not size an array before
         // the lines are there to back it).
         var tensors: [Int: GraphTensor] = [:]
+        var totalBytes = 0
         for k in 0..<tensorCount {
             let expected = "tensor \(k + 1) of \(tensorCount): 'ID BYTES NAME'"
             let (n, text) = try reader.line(expecting: expected)
@@ -40,9 +41,13 @@ extension ChainerGraph {
                 throw reader.error(n, "expected \(expected), found '\(text.prefix(80))'")
             }
             try Self.check(id, count: tensorCount, line: n, reader: reader)
-            // Sizes up to a petabyte: sums of them cannot overflow.
+            // Sizes up to a petabyte, all of them up to 2^56 bytes: sums of them cannot overflow.
             guard bytes >= 0 && bytes <= 1 << 50 else {
                 throw reader.error(n, "tensor \(id) has \(bytes) bytes; expected a count from 0 to 2^50")
+            }
+            totalBytes += bytes
+            guard totalBytes <= 1 << 56 else {
+                throw reader.error(n, "the tensors up to this one hold \(totalBytes) bytes, more than 2^56")
             }
             if let earlier = tensors[id] {
                 throw reader.error(n, "tensor id \(id) is listed twice (first on line \(earlier.line))")
