@@ -87,17 +87,26 @@ import Testing
                 return .foreign("no reader \(reader)")
             }
             return .parsed
-        } catch is ModelError where reader == "model" || reader == "graph" {
-            return .rejected
-        } catch is GraphError where reader == "graph" {
-            return .rejected
-        } catch is CheckpointError where reader == "safetensors" || reader == "state" {
-            return .rejected
-        } catch is DataError where reader == "idx" || reader == "npy" {
-            return .rejected
+        } catch let error as ModelError where reader == "model" || reader == "graph" {
+            return oneLine(error)
+        } catch let error as GraphError where reader == "graph" {
+            return oneLine(error)
+        } catch let error as CheckpointError where reader == "safetensors" || reader == "state" {
+            return oneLine(error)
+        } catch let error as DataError where reader == "idx" || reader == "npy" {
+            return oneLine(error)
         } catch {
             return .foreign("\(type(of: error)): \(error)")
         }
+    }
+
+    /// The CLI prints a reader's error as its one line: no line break, and short enough to
+    /// read (a file's contents are quoted only in part).
+    static func oneLine(_ error: any Error) -> Outcome {
+        let text = "\(error)"
+        if text.contains(where: \.isNewline) { return .foreign("a message of several lines: \(text.debugDescription)") }
+        if text.count > 600 { return .foreign("a message of \(text.count) characters: \(text.prefix(600))...") }
+        return .rejected
     }
 
     /// The two files of an idx or npy input: a 4-byte little-endian length, then the images
@@ -185,6 +194,28 @@ import Testing
         #expect(throws: DataError(file: "images.npy", field: "magic", "not a NumPy .npy file (no \\x93NUMPY at the start)")) {
             try NPYDataset(imageBytes: images, labelBytes: labels, classes: 10)
         }
+    }
+
+    @Test func inputsTooLargeForTheFuzzersStillParseOrThrow() throws {
+        // 100000 nested arrays: the JSON parsers must refuse them, not overflow the stack.
+        let nested = String(repeating: "[", count: 100_000)
+        #expect(Self.attempt("model", Array(#"{"name": "m", "ops": \#(nested)"#.utf8)) == .rejected)
+        #expect(Self.attempt("state", Array(nested.utf8)) == .rejected)
+        var header = Data((0..<8).map { UInt8(truncatingIfNeeded: nested.utf8.count >> (8 * $0)) })
+        header.append(Data(nested.utf8))
+        #expect(Self.attempt("safetensors", Array(header)) == .rejected)
+        let graph = "1 1\n0 4 _\nforward\n1 1\n0 _\n0\nReLU\n\(nested)\n"
+        #expect(Self.attempt("graph", Array(graph.utf8)) == .rejected)
+        // 9000 tensors of 2^50 bytes would overflow the dump's total.
+        let many = "9000 0\n" + (0..<9000).map { "\($0) 1125899906842624 _\n" }.joined()
+        #expect(throws: GraphError(file: "g", line: 66, "the tensors up to this one hold \(65 << 50) bytes, more than 2^56")) {
+            try ChainerGraph(text: many, source: "g")
+        }
+        // A file's text quoted in a message stays on one line and is cut.
+        let type = String(repeating: "x\r\u{0B}", count: 400)
+        let json = #"{"name": "m", "ops": [{"name": "d", "type": "\#(type)"}]}"#
+        #expect(throws: ModelError.self) { try Model(json: Data(json.utf8), source: "m.json") }
+        #expect(Self.attempt("model", Array(json.utf8)) == .rejected)
     }
 
     @Test func stateCountersOutsideAnyRunAreRefused() throws {

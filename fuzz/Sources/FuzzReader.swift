@@ -27,33 +27,40 @@ enum FuzzReader: String, CaseIterable {
             let model = try Model(file: file, source: "fuzz.json")
             _ = model.descriptionHash
             _ = file.gridsSpan(ranks: 4)
-        } catch is ModelError {
+        } catch let error as ModelError {
+            Self.checkOneLine(error)
         } catch {
             fatalError("model: not a ModelError: \(error)")
         }
     }
 
     private func graph(_ bytes: [UInt8]) {
-        let graph: ChainerGraph
-        do { graph = try ChainerGraph(bytes: Data(bytes), source: "fuzz.graph") } catch { return }
-        _ = (graph.totalBytes, graph.parameterBytes, graph.forwardOps.count, graph.backwardOps.count)
         do {
+            let graph = try ChainerGraph(bytes: Data(bytes), source: "fuzz.graph")
+            _ = (graph.totalBytes, graph.parameterBytes, graph.forwardOps.count, graph.backwardOps.count)
             let imported = try ImportedGraph(graph: graph)
             _ = (imported.tensorBytes, imported.parameterBytes, imported.model.descriptionHash)
-        } catch is GraphError {
-        } catch is ModelError {
+        } catch let error as GraphError {
+            Self.checkOneLine(error)
+        } catch let error as ModelError {
+            Self.checkOneLine(error)
         } catch {
             fatalError("graph: not a GraphError or ModelError: \(error)")
         }
     }
 
     private func safetensors(_ bytes: [UInt8]) {
-        guard let decoded = try? Safetensors.decode(Data(bytes), file: "fuzz.safetensors") else { return }
-        for t in decoded.tensors where t.dtype == "F32" { _ = t.floats.count }
+        do {
+            let decoded = try Safetensors.decode(Data(bytes), file: "fuzz.safetensors")
+            for t in decoded.tensors where t.dtype == "F32" { _ = t.floats.count }
+        } catch {
+            Self.checkOneLine(error)
+        }
     }
 
     private func state(_ bytes: [UInt8]) {
-        guard let state = try? CheckpointState(json: Data(bytes), file: "state.json") else { return }
+        let state: CheckpointState
+        do { state = try CheckpointState(json: Data(bytes), file: "state.json") } catch { return Self.checkOneLine(error) }
         // What the writer makes of an accepted state, the reader must take back unchanged.
         guard let again = try? CheckpointState(json: state.encoded(), file: "state.json"), again == state else {
             fatalError("state: \(state) does not survive encoded()")
@@ -62,14 +69,23 @@ enum FuzzReader: String, CaseIterable {
 
     private func idx(_ bytes: [UInt8]) {
         let (images, labels) = Self.split(bytes)
-        guard let data = try? IDXDataset(imageBytes: images, labelBytes: labels) else { return }
-        Self.use(data)
+        do { Self.use(try IDXDataset(imageBytes: images, labelBytes: labels)) } catch { Self.checkOneLine(error) }
     }
 
     private func npy(_ bytes: [UInt8]) {
         let (images, labels) = Self.split(bytes)
-        guard let data = try? NPYDataset(imageBytes: images, labelBytes: labels, classes: nil) else { return }
-        Self.use(data)
+        do {
+            Self.use(try NPYDataset(imageBytes: images, labelBytes: labels, classes: nil))
+        } catch {
+            Self.checkOneLine(error)
+        }
+    }
+
+    /// The CLI prints a reader's error as its one line: no line break, and short.
+    static func checkOneLine(_ error: some Error) {
+        let text = "\(error)"
+        precondition(!text.contains(where: \.isNewline), "a message of several lines: \(text.debugDescription)")
+        precondition(text.count <= 600, "a message of \(text.count) characters: \(text.prefix(600))")
     }
 
     /// Two files in one input: a 4-byte little-endian length, the first file (images), the
