@@ -59,9 +59,10 @@ struct ModelBuilder {
     var tensorOrder: [String] = []
     private var mainOutputOf: [String: String] = [:]
 
-    /// The most elements one tensor may have (a petabyte of float32): byte counts and sums
-    /// of them over a model stay far from overflowing.
-    static let maximumElements = 1 << 48
+    /// The most elements one tensor may have: its bytes, even in Double, and sums of a few
+    /// such tensors still fit in an Int, so that a model too large for any machine reaches
+    /// the memory plan, which says so, instead of overflowing on the way.
+    static let maximumElements = 1 << 58
     /// The most ranks one op's grid may span.
     static let maximumRanks = 1 << 20
     /// The most classes a data op may have (as `--classes`).
@@ -86,7 +87,7 @@ struct ModelBuilder {
 
     mutating func define(_ name: String, _ shape: [Int], _ role: TensorInfo.Role, by entry: ModelFile.OpEntry) throws {
         guard let elements = Self.product(shape), elements <= Self.maximumElements else {
-            throw error(entry, nil, "tensor '\(name)' of shape \(shape) has more than 2^48 elements")
+            throw error(entry, nil, "tensor '\(name)' of shape \(shape) has more than 2^58 elements")
         }
         if let existing = tensors[name] {
             // A parameter may be shared by ops only with the same shape.
