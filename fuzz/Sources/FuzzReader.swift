@@ -97,11 +97,6 @@ enum FuzzReader: String, CaseIterable {
         return (Array(bytes[4..<end]), Array(bytes[end...]))
     }
 
-    /// The inverse of `split`, for writing corpus files.
-    static func join(images: [UInt8], labels: [UInt8]) -> [UInt8] {
-        (0..<4).map { UInt8(truncatingIfNeeded: images.count >> (8 * $0)) } + images + labels
-    }
-
     /// Loads the first and the last image whole and every label, as training would.
     static func use(_ data: any ImageDataset) {
         precondition(data.count >= 1 && data.imageShape.count == 3 && data.classes >= 1, "\(data.name): \(data.count) \(data.imageShape) \(data.classes)")
