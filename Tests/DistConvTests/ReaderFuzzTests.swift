@@ -225,6 +225,14 @@ import Testing
         }
     }
 
+    @Test func aGraphResizedPastAnyMachineIsAnError() throws {
+        // `plan --graph vgg19 --batch 1048576 --image-size 65536` overflowed adding up bytes.
+        #expect(throws: ModelError(file: GraphFixtures.vggPath, op: "data", field: "shape",
+                                   "at batch 1048576 and image size 65536 the tensors hold more than 2^60 bytes")) {
+            try GraphFixtures.vgg(GraphImportOptions(batch: 1 << 20, imageSize: 1 << 16))
+        }
+    }
+
     @Test func stateCountersOutsideAnyRunAreRefused() throws {
         let seed = try Self.corpus("state").first { $0.name == "state.json" }!.bytes
         let text = String(decoding: seed, as: UTF8.self).replacingOccurrences(of: #""epoch": 1"#, with: #""epoch": 9223372036854775807"#)
