@@ -12,6 +12,6 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        [file, tensor.map { "tensor '\($0)'" }, problem].compactMap { $0 }.joined(separator: ": ")
+        [file, tensor.map { "tensor '\($0)'" }, problem].compactMap { $0 }.joined(separator: ": ").errorLine()
     }
 }

@@ -42,16 +42,7 @@ public struct CheckpointReader {
         guard let data = FileManager.default.contents(atPath: statePath(folder)) else {
             throw CheckpointError(file: statePath(folder), "cannot read the file")
         }
-        let state: CheckpointState
-        do {
-            state = try JSONDecoder().decode(CheckpointState.self, from: data)
-        } catch {
-            throw CheckpointError(file: statePath(folder), "not a distconv checkpoint state: \(error)")
-        }
-        guard state.format == CheckpointState.formatName, state.version == CheckpointState.currentVersion else {
-            throw CheckpointError(file: statePath(folder),
-                                  "format '\(state.format)' version \(state.version); this distconv reads '\(CheckpointState.formatName)' version \(CheckpointState.currentVersion)")
-        }
+        let state = try CheckpointState(json: data, file: statePath(folder))
         let modelFile = (folder as NSString).appendingPathComponent("model.safetensors")
         let optimizerFile = (folder as NSString).appendingPathComponent("optimizer.safetensors")
         return CheckpointReader(folder: folder, state: state, model: try tensors(modelFile),

@@ -38,6 +38,35 @@ public struct CheckpointState: Codable, Sendable, Equatable {
     }
 }
 
+extension CheckpointState {
+    /// Reads `state.json`'s bytes; `file` names it in errors. Refuses another format or
+    /// version, and counters no run can have (negative, or past 2^48), which the resumed run
+    /// would compute with.
+    public init(json: Data, file: String) throws(CheckpointError) {
+        do {
+            self = try JSONDecoder().decode(CheckpointState.self, from: json)
+        } catch {
+            let detail = (error as? DecodingError).map { e in (e.fieldPath.map { "field '\($0)': " } ?? "") + e.summary }
+            throw CheckpointError(file: file, "not a distconv checkpoint state: \(detail ?? "not valid JSON")")
+        }
+        guard format == Self.formatName, version == Self.currentVersion else {
+            throw CheckpointError(
+                file: file,
+                "format '\(format.prefix(80))' version \(version); this distconv reads '\(Self.formatName)' version \(Self.currentVersion)")
+        }
+        let limit = 1 << 48
+        for (field, value, least) in [
+            ("step", step, 0), ("epoch", epoch, 0), ("step_in_epoch", stepInEpoch, 0),
+            ("warmup_steps", warmupSteps, 0), ("batch", batch, 1), ("ranks", ranks, 1),
+        ] where value < least || value > limit {
+            throw CheckpointError(file: file, "field '\(field)' is \(value), expected \(least) to 2^48")
+        }
+        if let (op, grid) = grids.first(where: { !$0.value.allSatisfy { (1...limit).contains($0) } }) {
+            throw CheckpointError(file: file, "field 'grids.\(op.prefix(80))' is \(grid), expected entries from 1 to 2^48")
+        }
+    }
+}
+
 extension Model {
     /// FNV-1a of what decides the parameters and the function: every op's name, type,
     /// output shape past the batch, parameter names and shapes. Not the grids or the batch:

@@ -6,9 +6,11 @@ extension Safetensors {
     /// a header length past the file, a header that is not JSON or not an object of
     /// tensor entries, an unknown dtype, offsets outside the data or disagreeing with
     /// the shape.
-    public static func decode(_ data: Data, file: String) throws(CheckpointError)
+    public static func decode(_ bytes: Data, file: String) throws(CheckpointError)
         -> (tensors: [Tensor], metadata: [String: String])
     {
+        // Offsets below count from 0; a slice of a larger Data starts elsewhere.
+        let data = bytes.startIndex == 0 ? bytes : Data(bytes)
         guard data.count >= 8 else { throw CheckpointError(file: file, "\(data.count) bytes: shorter than the 8-byte header length") }
         let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard n <= UInt64(data.count - 8) else {
@@ -37,9 +39,16 @@ extension Safetensors {
             guard begin >= 0, begin <= end, end <= body else {
                 throw CheckpointError(file: file, tensor: name, "data_offsets [\(begin), \(end)] outside the \(body) data bytes")
             }
-            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            guard count.multipliedReportingOverflow(by: size).partialValue == end - begin else {
-                throw CheckpointError(file: file, tensor: name, "shape \(shape) of \(dtype) needs \(count * size) bytes, data_offsets give \(end - begin)")
+            // A product that overflows can wrap to the byte count given: it must not pass.
+            var needed: Int? = size
+            for d in shape {
+                guard let n = needed else { break }
+                let (product, overflow) = n.multipliedReportingOverflow(by: d)
+                needed = overflow ? nil : product
+            }
+            guard let needed, needed == end - begin else {
+                let bytes = needed.map { "\($0) bytes" } ?? "more bytes than a file can hold"
+                throw CheckpointError(file: file, tensor: name, "shape \(shape) of \(dtype) needs \(bytes), data_offsets give \(end - begin)")
             }
             tensors.append((begin, Tensor(name: name, dtype: dtype, shape: shape,
                                           bytes: data.subdata(in: (headerEnd + begin)..<(headerEnd + end)))))

@@ -26,6 +26,17 @@ final class ByteStore: @unchecked Sendable {
         self.init(bytes: UnsafeRawBufferPointer(start: pointer, count: count), owner: .heap)
     }
 
+    /// A copy of `bytes` on the heap: the in-memory twin of `map`, for bytes that come from
+    /// somewhere other than a file (tests, fuzzing, a network read).
+    static func copying(_ bytes: some Collection<UInt8>) throws(DataError) -> ByteStore {
+        guard !bytes.isEmpty else { return ByteStore(bytes: UnsafeRawBufferPointer(start: nil, count: 0), owner: .none) }
+        guard let base = malloc(bytes.count) else {
+            throw DataError(file: "memory", field: "file", "cannot allocate \(bytes.count) bytes")
+        }
+        UnsafeMutableRawBufferPointer(start: base, count: bytes.count).copyBytes(from: bytes)
+        return ByteStore(malloced: base, count: bytes.count)
+    }
+
     /// The whole file at `path`, mapped read-only. An empty file gives zero bytes.
     static func map(_ path: String) throws(DataError) -> ByteStore {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -14,5 +14,5 @@ public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
         self.problem = problem
     }
 
-    public var description: String { "\(file): \(field): \(problem)" }
+    public var description: String { "\(file): \(field): \(problem)".errorLine() }
 }

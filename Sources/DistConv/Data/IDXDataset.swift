@@ -19,14 +19,37 @@ public final class IDXDataset: ImageDataset {
 
     /// Opens `images` (magic 0x00000803) and `labels` (magic 0x00000801), gzip-compressed or
     /// not, and checks them against each other. `name` defaults to the images path.
-    public init(
+    public convenience init(
         images imagesPath: String, labels labelsPath: String, name: String? = nil, classes: Int = 10,
         mean: Double = IDXDataset.fashionMNISTMean, std: Double = IDXDataset.fashionMNISTStd
     ) throws(DataError) {
+        try self.init(
+            images: try IDXFile(path: imagesPath, rank: 3, what: "pixels"),
+            labels: try IDXFile(path: labelsPath, rank: 1, what: "labels"),
+            name: name, classes: classes, mean: mean, std: std)
+    }
+
+    /// The same from the files' bytes in memory (gzip-compressed or not); `imagesFile` and
+    /// `labelsFile` name them in errors.
+    public convenience init(
+        imageBytes: [UInt8], labelBytes: [UInt8], imagesFile: String = "images", labelsFile: String = "labels",
+        name: String? = nil, classes: Int = 10,
+        mean: Double = IDXDataset.fashionMNISTMean, std: Double = IDXDataset.fashionMNISTStd
+    ) throws(DataError) {
+        try self.init(
+            images: try IDXFile(contents: try .copying(imageBytes), path: imagesFile, rank: 3, what: "pixels"),
+            labels: try IDXFile(contents: try .copying(labelBytes), path: labelsFile, rank: 1, what: "labels"),
+            name: name, classes: classes, mean: mean, std: std)
+    }
+
+    private init(
+        images: IDXFile, labels: IDXFile, name: String?, classes: Int, mean: Double, std: Double
+    ) throws(DataError) {
         precondition(classes > 0, "IDXDataset: \(classes) classes")
         precondition(std > 0, "IDXDataset: standard deviation \(std)")
-        images = try IDXFile(path: imagesPath, rank: 3, what: "pixels")
-        labels = try IDXFile(path: labelsPath, rank: 1, what: "labels")
+        self.images = images
+        self.labels = labels
+        let (imagesPath, labelsPath) = (images.path, labels.path)
         let n = images.dimensions[0]
         guard labels.dimensions[0] == n else {
             throw DataError(

@@ -16,9 +16,13 @@ struct IDXFile: @unchecked Sendable {
     /// Reads `path`, which must hold unsigned bytes in `rank` dimensions; `what` names the
     /// elements in messages (`pixels`, `labels`).
     init(path: String, rank: Int, what: String) throws(DataError) {
+        try self.init(contents: try ByteStore.map(path), path: path, rank: rank, what: what)
+    }
+
+    /// Reads the file's bytes `contents` (mapped or in memory); `path` names it in errors.
+    init(contents: ByteStore, path: String, rank: Int, what: String) throws(DataError) {
         self.path = path
-        let mapped = try ByteStore.map(path)
-        store = Gzip.isCompressed(mapped.bytes) ? try Gzip.decompress(mapped.bytes, file: path) : mapped
+        store = Gzip.isCompressed(contents.bytes) ? try Gzip.decompress(contents.bytes, file: path) : contents
         let bytes = store.bytes
 
         let expected = UInt32(0x0800) | UInt32(rank)

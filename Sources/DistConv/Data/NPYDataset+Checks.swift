@@ -28,8 +28,7 @@ extension NPYDataset {
     }
 
     /// The labels of `file`: shape `[count]`, int64, int32 or uint8, none negative.
-    static func readLabels(_ file: String, count: Int, imagesPath: String) throws(DataError) -> [Int] {
-        let store = try ByteStore.map(file)
+    static func readLabels(_ store: ByteStore, file: String, count: Int, imagesPath: String) throws(DataError) -> [Int] {
         let header = try NPYHeader(store.bytes, file: file)
         let element = try header.element(allowed: [.int64, .int32, .uint8], file: file)
         try checkOrder(header, file: file)

@@ -20,10 +20,33 @@ public final class NPYDataset: ImageDataset, @unchecked Sendable {
     private let element: NPYHeader.Element
     private let labels: [Int]
 
+    /// The most classes a labels file may imply when `classes` is not given (as `--classes`).
+    public static let maximumClasses = 1 << 20
+
     /// Opens `images` and `labels`. `classes` defaults to the largest label + 1; when
     /// given, every label must be below it.
-    public init(images imagesPath: String, labels labelsPath: String, classes: Int?) throws(DataError) {
-        store = try ByteStore.map(imagesPath)
+    public convenience init(images imagesPath: String, labels labelsPath: String, classes: Int?) throws(DataError) {
+        try self.init(
+            images: try ByteStore.map(imagesPath), imagesPath: imagesPath,
+            labels: { () throws(DataError) in try ByteStore.map(labelsPath) }, labelsPath: labelsPath, classes: classes)
+    }
+
+    /// The same from the files' bytes in memory (copied); `imagesFile` and `labelsFile` name
+    /// them in errors.
+    public convenience init(
+        imageBytes: [UInt8], labelBytes: [UInt8], imagesFile: String = "images.npy",
+        labelsFile: String = "labels.npy", classes: Int?
+    ) throws(DataError) {
+        try self.init(
+            images: try .copying(imageBytes), imagesPath: imagesFile,
+            labels: { () throws(DataError) in try .copying(labelBytes) }, labelsPath: labelsFile, classes: classes)
+    }
+
+    private init(
+        images: ByteStore, imagesPath: String, labels openLabels: () throws(DataError) -> ByteStore,
+        labelsPath: String, classes: Int?
+    ) throws(DataError) {
+        store = images
         let header = try NPYHeader(store.bytes, file: imagesPath)
         element = try header.element(allowed: [.float32, .uint8], file: imagesPath)
         try Self.checkOrder(header, file: imagesPath)
@@ -40,7 +63,7 @@ public final class NPYDataset: ImageDataset, @unchecked Sendable {
         count = shape[0]
         imageShape = shape.count == 4 ? Array(shape[1...]) : [1, shape[1], shape[2]]
 
-        labels = try Self.readLabels(labelsPath, count: count, imagesPath: imagesPath)
+        labels = try Self.readLabels(try openLabels(), file: labelsPath, count: count, imagesPath: imagesPath)
         if let classes {
             guard classes > 0 else { throw DataError(file: labelsPath, field: "classes", "\(classes) classes") }
             if let i = labels.firstIndex(where: { $0 >= classes }) {
@@ -50,7 +73,15 @@ public final class NPYDataset: ImageDataset, @unchecked Sendable {
             }
             self.classes = classes
         } else {
-            self.classes = (labels.max() ?? 0) + 1
+            // A label past any class count a model could have is a corrupt file (and
+            // `Int64.max + 1` would overflow).
+            let largest = labels.max() ?? 0
+            guard largest < Self.maximumClasses else {
+                throw DataError(
+                    file: labelsPath, field: "labels",
+                    "label \(largest) is not below \(Self.maximumClasses), the most classes read")
+            }
+            self.classes = largest + 1
         }
         name = "npy \(imagesPath)"
     }

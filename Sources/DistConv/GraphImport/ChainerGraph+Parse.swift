@@ -6,7 +6,13 @@ extension ChainerGraph {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw GraphError(file: path, line: nil, "cannot read the file")
         }
-        return try ChainerGraph(text: String(decoding: data, as: UTF8.self), source: path)
+        return try ChainerGraph(bytes: data, source: path)
+    }
+
+    /// Parses a graph dump's bytes (UTF-8; invalid sequences read as U+FFFD and are then
+    /// reported where they stand); `source` names it in errors.
+    public init(bytes: Data, source: String) throws(GraphError) {
+        try self.init(text: String(decoding: bytes, as: UTF8.self), source: source)
     }
 
     /// Parses a graph dump; `source` names it in errors. Every error names the line and
@@ -26,6 +32,7 @@ extension ChainerGraph {
         // By id; filled as lines arrive (a header's count must not size an array before
         // the lines are there to back it).
         var tensors: [Int: GraphTensor] = [:]
+        var totalBytes = 0
         for k in 0..<tensorCount {
             let expected = "tensor \(k + 1) of \(tensorCount): 'ID BYTES NAME'"
             let (n, text) = try reader.line(expecting: expected)
@@ -34,9 +41,13 @@ extension ChainerGraph {
                 throw reader.error(n, "expected \(expected), found '\(text.prefix(80))'")
             }
             try Self.check(id, count: tensorCount, line: n, reader: reader)
-            // Sizes up to a petabyte: sums of them cannot overflow.
+            // Sizes up to a petabyte, all of them up to 2^56 bytes: sums of them cannot overflow.
             guard bytes >= 0 && bytes <= 1 << 50 else {
                 throw reader.error(n, "tensor \(id) has \(bytes) bytes; expected a count from 0 to 2^50")
+            }
+            totalBytes += bytes
+            guard totalBytes <= 1 << 56 else {
+                throw reader.error(n, "the tensors up to this one hold \(totalBytes) bytes, more than 2^56")
             }
             if let earlier = tensors[id] {
                 throw reader.error(n, "tensor id \(id) is listed twice (first on line \(earlier.line))")
@@ -123,10 +134,13 @@ extension ChainerGraph {
     ) throws(GraphError) -> ChainerFunction {
         switch type {
         case "Convolution2DFunction":
-            return .convolution2D(
-                try decode(ConvolutionAttributes.self, json, typeName: type, line: line, reader: reader))
+            let a = try decode(ConvolutionAttributes.self, json, typeName: type, line: line, reader: reader)
+            if let problem = a.rangeProblem { throw reader.error(line, "attributes of \(type): \(problem)") }
+            return .convolution2D(a)
         case "MaxPooling2D":
-            return .maxPooling2D(try decode(PoolingAttributes.self, json, typeName: type, line: line, reader: reader))
+            let a = try decode(PoolingAttributes.self, json, typeName: type, line: line, reader: reader)
+            if let problem = a.rangeProblem { throw reader.error(line, "attributes of \(type): \(problem)") }
+            return .maxPooling2D(a)
         case "LinearFunction": return .linear
         case "ReLU": return .relu
         case "Dropout":

@@ -16,7 +16,7 @@ public struct GraphError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String {
-        guard let line else { return "\(file): \(problem)" }
-        return "\(file): line \(line): \(problem)"
+        guard let line else { return "\(file): \(problem)".errorLine() }
+        return "\(file): line \(line): \(problem)".errorLine()
     }
 }

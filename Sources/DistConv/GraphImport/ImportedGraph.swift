@@ -62,6 +62,19 @@ extension ImportedGraph {
             file.ops[0].shape = [options.batch ?? dumpShape[0], dumpShape[1], side, side]
             model = try Model(file: file, source: graph.source)
         }
+        // `tensorBytes` and the memory plan add these up (gradients and optimizer state
+        // beside them): a total past 2^60 bytes is no machine's, and its sums would overflow.
+        var total = 0
+        for t in model.tensors.values {
+            let (sum, overflow) = total.addingReportingOverflow(4 * (ModelBuilder.product(t.shape) ?? Int.max / 4))
+            guard !overflow, sum <= 1 << 60 else {
+                let shape = file.ops[0].shape ?? []
+                throw ModelError(
+                    file: graph.source, op: "data", field: "shape",
+                    "at batch \(shape.first ?? 0) and image size \(shape.last ?? 0) the tensors hold more than 2^60 bytes")
+            }
+            total = sum
+        }
         self.graph = graph
         self.modelFile = file
         self.model = model

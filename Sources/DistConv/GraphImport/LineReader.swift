@@ -8,7 +8,8 @@ struct LineReader {
 
     init(text: String, source: String) {
         self.source = source
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift, so splitting on "\n" alone would not split it.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
             .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         // A final newline (or several) is not a line of content.
         while let last = lines.last, last.allSatisfy(\.isWhitespace) { lines.removeLast() }

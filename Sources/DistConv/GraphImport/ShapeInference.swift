@@ -28,8 +28,9 @@ enum ShapeInference {
         batch: Int, inputElements: Int, weights: Int, bias: Int?, output: Int, _ a: ConvolutionAttributes
     ) -> [Convolution] {
         candidates(batch: batch, knownChannels: nil, weights: weights, bias: bias, output: output, a) { cin in
-            guard inputElements % (batch * cin) == 0 else { return nil }
-            let area = inputElements / (batch * cin)
+            // Sizes come from the dump: a product may overflow, and then fits nothing.
+            guard let images = ModelBuilder.product([batch, cin]), inputElements % images == 0 else { return nil }
+            let area = inputElements / images
             let side = integerSquareRoot(area)
             return side * side == area ? [batch, cin, side, side] : nil
         }
@@ -64,7 +65,7 @@ enum ShapeInference {
                     inputLength: shape[2], kernel: k, stride: a.sy, padding: a.ph, dilation: a.dy ?? 1)
                 let ow = windowOutputLength(
                     inputLength: shape[3], kernel: k, stride: a.sx, padding: a.pw, dilation: a.dx ?? 1)
-                if oh >= 1, ow >= 1, batch * cout * oh * ow == output {
+                if oh >= 1, ow >= 1, ModelBuilder.product([batch, cout, oh, ow]) == output {
                     found.append(Convolution(inputShape: shape, outChannels: cout, kernel: k))
                 }
             }

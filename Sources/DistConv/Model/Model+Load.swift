@@ -59,13 +59,36 @@ struct ModelBuilder {
     var tensorOrder: [String] = []
     private var mainOutputOf: [String: String] = [:]
 
+    /// The most elements one tensor may have: its bytes, even in Double, and sums of a few
+    /// such tensors still fit in an Int, so that a model too large for any machine reaches
+    /// the memory plan, which says so, instead of overflowing on the way.
+    static let maximumElements = 1 << 58
+    /// The most ranks one op's grid may span.
+    static let maximumRanks = 1 << 20
+    /// The most classes a data op may have (as `--classes`).
+    static let maximumClasses = 1 << 20
+
     init(source: String) { self.source = source }
+
+    /// The product of `values`, nil when it overflows (sizes come from files: any value).
+    static func product(_ values: [Int]) -> Int? {
+        var result = 1
+        for v in values {
+            let (p, overflow) = result.multipliedReportingOverflow(by: v)
+            if overflow { return nil }
+            result = p
+        }
+        return result
+    }
 
     func error(_ entry: ModelFile.OpEntry, _ field: String?, _ problem: String) -> ModelError {
         ModelError(file: source, op: entry.name, field: field, problem)
     }
 
     mutating func define(_ name: String, _ shape: [Int], _ role: TensorInfo.Role, by entry: ModelFile.OpEntry) throws {
+        guard let elements = Self.product(shape), elements <= Self.maximumElements else {
+            throw error(entry, nil, "tensor '\(name)' of shape \(shape) has more than 2^58 elements")
+        }
         if let existing = tensors[name] {
             // A parameter may be shared by ops only with the same shape.
             guard role == .parameter, existing.role == .parameter, existing.shape == shape else {
@@ -89,6 +112,9 @@ struct ModelBuilder {
         let grid = e.grid ?? ops.last?.grid ?? [1, 1, 1, 1]
         guard grid.count == 4 else { throw error(e, "grid", "has \(grid.count) entries \(grid), expected 4 (N, C, H, W)") }
         guard grid.allSatisfy({ $0 >= 1 }) else { throw error(e, "grid", "\(grid) has an entry below 1") }
+        guard Self.product(grid).map({ $0 <= Self.maximumRanks }) ?? false else {
+            throw error(e, "grid", "\(grid) spans more than 2^20 ranks")
+        }
 
         if e.type == "data" { return try addData(e, grid: grid) }
 
@@ -123,7 +149,9 @@ struct ModelBuilder {
                 }
                 tiles.append(n)
             }
-            outShape = [inShape[0], spec.outChannels, tiles[0] * spec.tileSize[0], tiles[1] * spec.tileSize[1]]
+            guard let height = Self.product([tiles[0], spec.tileSize[0]]), let width = Self.product([tiles[1], spec.tileSize[1]])
+            else { throw error(e, "tile_size", "\(tiles[0])x\(tiles[1]) tiles of \(spec.tileSize) outputs overflow") }
+            outShape = [inShape[0], spec.outChannels, height, width]
             try define(spec.weights, [spec.outChannels, spec.tileSize[0], spec.tileSize[1], inShape[1],
                                       spec.kernel[0], spec.kernel[1], tiles[0], tiles[1]], .parameter, by: e)
             parameters.append(spec.weights)
@@ -144,6 +172,10 @@ struct ModelBuilder {
             outShape = [inShape[0], inShape[1]] + (try windowOutput(e, inShape, spec.kernel, spec.stride, spec.padding, [1, 1], coverAll: spec.coverAll))
             kind = .pool(spec)
         case "batch_norm":
+            guard (e.eps ?? 1e-5) > 0 else { throw error(e, "eps", "is \(e.eps ?? 0), must be above 0") }
+            guard (0...1).contains(e.momentum ?? 0.1) else {
+                throw error(e, "momentum", "is \(e.momentum ?? 0), must be in [0, 1]")
+            }
             let spec = BatchNormSpec(eps: e.eps ?? 1e-5, momentum: e.momentum ?? 0.1,
                                      gamma: e.scale ?? "\(e.name).gamma", beta: e.bias ?? "\(e.name).beta")
             outShape = inShape
@@ -197,6 +229,7 @@ struct ModelBuilder {
             throw error(e, "shape", "must be [N, C, H, W] with every entry at least 1")
         }
         guard let classes = e.classes, classes >= 2 else { throw error(e, "classes", "is missing or below 2") }
+        guard classes <= Self.maximumClasses else { throw error(e, "classes", "is \(classes), above 2^20") }
         let outputs = ["\(e.name).raw_output", "\(e.name).labels_output"]
         try define(outputs[0], shape, .input, by: e)
         try define(outputs[1], [shape[0], 1, 1, 1], .input, by: e)

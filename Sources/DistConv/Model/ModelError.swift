@@ -18,6 +18,6 @@ public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
         if let op { parts.append("op '\(op)'") }
         if let field { parts.append("field '\(field)'") }
         parts.append(problem)
-        return parts.joined(separator: ": ")
+        return parts.joined(separator: ": ").errorLine()
     }
 }

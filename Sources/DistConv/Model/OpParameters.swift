@@ -9,6 +9,11 @@ struct OpParameters {
         self.builder = builder
     }
 
+    /// The largest kernel, stride, padding, dilation, group count or tile a model may have:
+    /// far past any real network, and small enough that window arithmetic on sizes up to
+    /// `ModelBuilder.maximumElements` cannot overflow.
+    static let maximumWindow = 1 << 20
+
     /// A pair such as kernel [3, 3]; a single number means both.
     func pair(_ value: [Int]?, _ field: String, default fallback: Int?, minimum: Int) throws -> [Int] {
         guard let value else {
@@ -18,6 +23,9 @@ struct OpParameters {
         let v = value.count == 1 ? [value[0], value[0]] : value
         guard v.count == 2 else { throw builder.error(entry, field, "has \(value.count) entries \(value), expected 2") }
         guard v.allSatisfy({ $0 >= minimum }) else { throw builder.error(entry, field, "\(value) has an entry below \(minimum)") }
+        guard v.allSatisfy({ $0 <= Self.maximumWindow }) else {
+            throw builder.error(entry, field, "\(value) has an entry above 2^20")
+        }
         return v
     }
 
@@ -25,7 +33,9 @@ struct OpParameters {
         let e = entry
         guard let out = e.outChannels, out >= 1 else { throw builder.error(e, "out_channels", "is missing or below 1") }
         let groups = e.groups ?? 1
-        guard groups >= 1 else { throw builder.error(e, "groups", "is \(groups), must be at least 1") }
+        guard groups >= 1 && groups <= Self.maximumWindow else {
+            throw builder.error(e, "groups", "is \(groups), must be from 1 to 2^20")
+        }
         return Conv2DSpec(
             outChannels: out, kernel: try pair(e.kernel, "kernel", default: nil, minimum: 1),
             stride: try pair(e.stride, "stride", default: 1, minimum: 1),
@@ -38,6 +48,7 @@ struct OpParameters {
         let e = entry
         guard let out = e.outChannels, out >= 1 else { throw builder.error(e, "out_channels", "is missing or below 1") }
         guard let s = e.tileStride, s >= 1 else { throw builder.error(e, "tile_stride", "is missing or below 1") }
+        guard s <= Self.maximumWindow else { throw builder.error(e, "tile_stride", "is \(s), above 2^20") }
         return LocallyConnectedSpec(
             outChannels: out, kernel: try pair(e.kernel, "kernel", default: nil, minimum: 1), tileStride: s,
             tileSize: try pair(e.tileSize, "tile_size", default: nil, minimum: 1), weights: e.weights ?? "\(e.name).W")
