@@ -81,6 +81,26 @@ public func batchnorm_local_moments<T: GEMMScalar>(
     }
 }
 
+/// From the statistics over all shards, per channel: the mean and 1/sqrt(var + eps) the
+/// backward pass needs, and the running statistics' update (unbiased variance, as PyTorch).
+/// Shared by the NCHW and blocked forward passes.
+func batchnorm_update_statistics<T: GEMMScalar>(
+    moments: UnsafeBufferPointer<BatchNormMoments>, epsilon: Double, momentum: Double,
+    savedMean: UnsafeMutableBufferPointer<T>, savedInvStd: UnsafeMutableBufferPointer<T>,
+    runningMean: UnsafeMutableBufferPointer<T>, runningVar: UnsafeMutableBufferPointer<T>
+) {
+    for (ch, m) in moments.enumerated() {
+        precondition(m.count > 0, "batchnorm: channel \(ch) has no values over all shards")
+        let variance = m.m2 / m.count
+        let invStd = 1 / (variance + epsilon).squareRoot()
+        savedMean[ch] = T(m.mean)
+        savedInvStd[ch] = T(invStd)
+        let unbiased = m.count > 1 ? m.m2 / (m.count - 1) : variance
+        runningMean[ch] = T((1 - momentum) * Double(runningMean[ch]) + momentum * m.mean)
+        runningVar[ch] = T((1 - momentum) * Double(runningVar[ch]) + momentum * unbiased)
+    }
+}
+
 /// Training-mode forward: normalizes with the statistics over all shards, saves the
 /// mean and 1/sqrt(var + eps) per channel for the backward pass, and updates the running
 /// statistics. `moments` [C] is workspace.
@@ -98,17 +118,11 @@ public func batchnorm_forward_train<T: GEMMScalar>(
                  "batchnorm: per-channel buffers must hold \(c), y \(y.count) for x \(x.count)")
     batchnorm_local_moments(batch: n, channels: c, plane: p, x: x, moments: moments)
     reducer.moments(moments)
+    batchnorm_update_statistics(moments: UnsafeBufferPointer(rebasing: moments[0..<c]), epsilon: epsilon, momentum: momentum,
+                                savedMean: savedMean, savedInvStd: savedInvStd,
+                                runningMean: runningMean, runningVar: runningVar)
     for ch in 0..<c {
-        let m = moments[ch]
-        precondition(m.count > 0, "batchnorm: channel \(ch) has no values over all shards")
-        let variance = m.m2 / m.count
-        let invStd = 1 / (variance + epsilon).squareRoot()
-        savedMean[ch] = T(m.mean)
-        savedInvStd[ch] = T(invStd)
-        let unbiased = m.count > 1 ? m.m2 / (m.count - 1) : variance
-        runningMean[ch] = T((1 - momentum) * Double(runningMean[ch]) + momentum * m.mean)
-        runningVar[ch] = T((1 - momentum) * Double(runningVar[ch]) + momentum * unbiased)
-        let scale = gamma[ch] * T(invStd), shift = beta[ch] - T(m.mean) * scale
+        let scale = gamma[ch] * savedInvStd[ch], shift = beta[ch] - savedMean[ch] * scale
         for img in 0..<n {
             let base = (img * c + ch) * p
             for i in 0..<p { y[base + i] = x[base + i] * scale + shift }

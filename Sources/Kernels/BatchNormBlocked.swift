@@ -128,17 +128,9 @@ public func batchnorm_forward_train(
                  "batchnorm: per-channel buffers must hold \(c), y \(y.count) for x \(x.count)")
     batchnorm_local_moments(layout: layout, batch: n, channels: c, plane: p, x: x, moments: moments)
     reducer.moments(moments)
-    for ch in 0..<c {
-        let m = moments[ch]
-        precondition(m.count > 0, "batchnorm: channel \(ch) has no values over all shards")
-        let variance = m.m2 / m.count
-        let invStd = 1 / (variance + epsilon).squareRoot()
-        savedMean[ch] = Float(m.mean)
-        savedInvStd[ch] = Float(invStd)
-        let unbiased = m.count > 1 ? m.m2 / (m.count - 1) : variance
-        runningMean[ch] = Float((1 - momentum) * Double(runningMean[ch]) + momentum * m.mean)
-        runningVar[ch] = Float((1 - momentum) * Double(runningVar[ch]) + momentum * unbiased)
-    }
+    batchnorm_update_statistics(moments: UnsafeBufferPointer(rebasing: moments[0..<c]), epsilon: epsilon, momentum: momentum,
+                                savedMean: savedMean, savedInvStd: savedInvStd,
+                                runningMean: runningMean, runningVar: runningVar)
     applyAffine(layout, n: n, c: c, p: p, x: x, y: y, scale: { gamma[$0] * savedInvStd[$0] },
                 shift: { beta[$0] - savedMean[$0] * gamma[$0] * savedInvStd[$0] })
 }
