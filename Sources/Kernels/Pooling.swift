@@ -103,7 +103,7 @@ public struct Pool2DGeometry: Hashable, Sendable {
     /// the plane (n*C + c), the output's offset in its local plane, the window's global
     /// start, and its rows and columns clipped to the tensor, as local input indices.
     @inline(__always)
-    fileprivate func forEachWindow(_ s: SpatialShard, planes: Int, _ body: (Int, Int, Int, Int, Range<Int>, Range<Int>) -> Void) {
+    func forEachWindow(_ s: SpatialShard, planes: Int, _ body: (Int, Int, Int, Int, Range<Int>, Range<Int>) -> Void) {
         let outW = s.outputCols.count
         // A window can miss the tensor entirely (a cover_all window past the end): the
         // clipped range is then empty.

@@ -4,7 +4,9 @@ import Kernels
 /// Max and average pooling on a shard with its halo. With oneDNN (Float, NCHW or blocked,
 /// `DNNLPooling`) max pooling keeps oneDNN's workspace of winners from forward to
 /// backward; the reference kernels (NCHW) keep the argmax of every output (Int32 indices
-/// into the local input). Both live in the layer's index storage.
+/// into the local input). Both live in the layer's index storage. Max pooling in nChw16c
+/// runs on Kernels' own SIMD loops (`maxpool2d_forward_blocked16`, faster than oneDNN's
+/// primitive at these shapes), which keep their argmax there too.
 struct PoolingLayer: ShardLayer {
     let geometry: Pool2DGeometry
     let shard: SpatialShard
@@ -12,6 +14,8 @@ struct PoolingLayer: ShardLayer {
     let mode: PoolSpec.Mode
     let onednn: Bool
     let layout: ActivationLayout
+    /// Max pooling of nChw16c Float activations on the SIMD loops instead of oneDNN.
+    let blockedMax: Bool
     /// Int32 slots: one per stored output element (oneDNN's workspace is at most 4 bytes
     /// per output; `makeKernels` checks).
     let outputCount: Int
@@ -28,12 +32,13 @@ struct PoolingLayer: ShardLayer {
         // cover_all windows wholly in padding are the reference kernels' alone.
         onednn = regions.onednn && !spec.coverAll
         layout = regions.inputLayout
+        blockedMax = onednn && mode == .max && maxpool2d_blocked16_supports(geometry, layout: layout)
         precondition(onednn || layout == .nchw, "\(op.name): the reference pooling runs in NCHW, planned \(layout)")
         outputCount = layout.storedCount(regions.output)
     }
 
     func makeKernels() throws(KernelShapeError) -> AnyObject? {
-        guard onednn, batch > 0, shard.outputPlane > 0 else { return nil }
+        guard onednn, !blockedMax, batch > 0, shard.outputPlane > 0 else { return nil }
         let k = try DNNLPooling(geometry, shard, batch: batch, kind: mode == .max ? .max : .average, layout: layout)
         precondition(k.workspaceBytes <= 4 * indexCount,
                      "\(geometry.layer): oneDNN's pooling workspace \(k.workspaceBytes) bytes, \(4 * indexCount) planned")
@@ -41,6 +46,13 @@ struct PoolingLayer: ShardLayer {
     }
 
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        if blockedMax {
+            if batch > 0 && shard.outputPlane > 0 {
+                maxpool2d_forward_blocked16(geometry, shard, batch: batch, x: floats(io.cx), y: floats(io.y),
+                                            argmax: io.indices)
+            }
+            return 0
+        }
         if let k = io.kernels as? DNNLPooling {
             k.forward(x: floats(io.cx), y: floats(io.y), workspace: workspace(k, io))
             return 0
@@ -55,6 +67,11 @@ struct PoolingLayer: ShardLayer {
 
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
         guard let dx = io.dx else { return }
+        if blockedMax {
+            guard batch > 0 && shard.outputPlane > 0 else { return dx.update(repeating: 0) }
+            return maxpool2d_backward_blocked16(geometry, shard, batch: batch, dy: floats(io.cdy),
+                                                argmax: UnsafeBufferPointer(io.indices), dx: floats(dx))
+        }
         if let k = io.kernels as? DNNLPooling {
             k.backward(dy: floats(io.cdy), workspace: workspace(k, io).map { UnsafeRawBufferPointer($0) }, dx: floats(dx))
             return

@@ -1,0 +1,79 @@
+// Max pooling of a shard stored in oneDNN's blocked layout nChw16c (see ActivationLayout):
+// x [N, C/16, inputRows, inputCols, 16], y [N, C/16, outputRows, outputCols, 16], padded
+// channels zero. The 16 channels of a pixel are one SIMD vector, so a window is a few
+// vector loads and compares. Same rules as `maxpool2d_forward` (Pooling.swift): the first
+// maximum in row-major window order wins, padding never does; `argmax` holds, per output
+// element, the winner's pixel offset in its local input block-plane (row * inputCols +
+// column). oneDNN's pooling primitive does the same work 2.5-3x slower at the default
+// model's shapes (bench/run-kernels --model-only).
+
+/// Whether `maxpool2d_forward_blocked16` takes this shard: nChw16c, no window wholly in
+/// padding (only `coverAll` makes those).
+public func maxpool2d_blocked16_supports(_ g: Pool2DGeometry, layout: ActivationLayout) -> Bool {
+    layout == .blocked(16) && !g.coverAll
+}
+
+/// Max pooling forward on nChw16c Float storage; see the file comment.
+public func maxpool2d_forward_blocked16(
+    _ g: Pool2DGeometry, _ s: SpatialShard, batch n: Int,
+    x: UnsafeBufferPointer<Float>, y: UnsafeMutableBufferPointer<Float>, argmax: UnsafeMutableBufferPointer<Int32>
+) {
+    let blocks = n * ActivationLayout.blocked(16).paddedChannels(g.channels) / 16
+    checkBlocked16(g, s, blocks: blocks, x: x.count, y: y.count, argmax: argmax.count)
+    guard let xp = x.baseAddress, let yp = y.baseAddress, let ap = argmax.baseAddress else { return }
+    let inPlane = s.inputPlane, outPlane = s.outputPlane, inW = s.inputCols.count
+    g.forEachWindow(s, planes: blocks) { plane, o, _, _, rows, cols in
+        precondition(!rows.isEmpty && !cols.isEmpty, "\(g.layer): a window wholly in padding")
+        let xb = UnsafeRawPointer(xp + plane * inPlane * 16)
+        var at = Int32(rows.lowerBound * inW + cols.lowerBound)
+        var best = xb.loadUnaligned(fromByteOffset: Int(at) * 64, as: SIMD16<Float>.self)
+        var winner = SIMD16<Int32>(repeating: at)
+        for r in rows {
+            for c in cols {
+                at = Int32(r * inW + c)
+                let v = xb.loadUnaligned(fromByteOffset: Int(at) * 64, as: SIMD16<Float>.self)
+                let better = v .> best
+                best.replace(with: v, where: better)
+                winner.replace(with: SIMD16(repeating: at), where: better)
+            }
+        }
+        let out = (plane * outPlane + o) * 16
+        UnsafeMutableRawPointer(yp + out).storeBytes(of: best, as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(ap + out).storeBytes(of: winner, as: SIMD16<Int32>.self)
+    }
+}
+
+/// Max pooling backward on nChw16c Float storage: overwrites `dx` with `dy` routed to each
+/// window's winner (added in output order where windows overlap).
+public func maxpool2d_backward_blocked16(
+    _ g: Pool2DGeometry, _ s: SpatialShard, batch n: Int,
+    dy: UnsafeBufferPointer<Float>, argmax: UnsafeBufferPointer<Int32>, dx: UnsafeMutableBufferPointer<Float>
+) {
+    let blocks = n * ActivationLayout.blocked(16).paddedChannels(g.channels) / 16
+    checkBlocked16(g, s, blocks: blocks, x: dx.count, y: dy.count, argmax: argmax.count)
+    dx.update(repeating: 0)
+    guard let dxp = dx.baseAddress, let dyp = dy.baseAddress, let ap = argmax.baseAddress else { return }
+    let inPlane = s.inputPlane, outPlane = s.outputPlane
+    for plane in 0..<blocks {
+        let dxb = dxp + plane * inPlane * 16
+        for o in (plane * outPlane)..<((plane + 1) * outPlane) {
+            let d = UnsafeRawPointer(dyp + o * 16).loadUnaligned(as: SIMD16<Float>.self)
+            let a = UnsafeRawPointer(ap + o * 16).loadUnaligned(as: SIMD16<Int32>.self)
+            for lane in 0..<16 { dxb[Int(a[lane]) * 16 + lane] += d[lane] }
+        }
+    }
+}
+
+private func checkBlocked16(_ g: Pool2DGeometry, _ s: SpatialShard, blocks: Int, x: Int, y: Int, argmax: Int) {
+    precondition(!g.coverAll, "\(g.layer): cover_all pooling runs on the NCHW kernels")
+    precondition(s.outputRows.lowerBound >= 0 && s.outputRows.upperBound <= g.outputHeight
+                 && s.outputCols.lowerBound >= 0 && s.outputCols.upperBound <= g.outputWidth,
+                 "\(g.layer): output \(s.outputRows) x \(s.outputCols) outside \(g.outputHeight) x \(g.outputWidth)")
+    precondition(x == blocks * 16 * s.inputPlane && y == blocks * 16 * s.outputPlane && argmax == y,
+                 "\(g.layer): nChw16c buffers hold x \(x), y \(y), argmax \(argmax) for \(blocks) blocks of "
+                 + "\(s.inputPlane) -> \(s.outputPlane) pixels")
+    checkCovers(s.inputRows, outputs: s.outputRows, kernel: g.kernelHeight, stride: g.strideH, padding: g.paddingH,
+                dilation: 1, length: g.height, layer: g.layer, axis: "rows")
+    checkCovers(s.inputCols, outputs: s.outputCols, kernel: g.kernelWidth, stride: g.strideW, padding: g.paddingW,
+                dilation: 1, length: g.width, layer: g.layer, axis: "columns")
+}

@@ -1,0 +1,65 @@
+import Geometry
+import Kernels
+import Testing
+import TestSupport
+
+// The nChw16c max-pool loops against Pooling.swift's NCHW kernels on whole tensors and
+// halo'd shards: the same maxima and, since both route each gradient to the first
+// maximum and add overlapping windows in output order, the same input gradient bit for bit.
+
+let blockedMaxCases: [DNNLPoolCase] = [
+    PoolCase(max: true, n: 2, c: 16, h: 12, w: 10, k: 2, s: 2, p: 0),
+    PoolCase(max: true, n: 2, c: 20, h: 11, w: 9, k: 3, s: 2, p: 1),   // overlapping windows, a padded block
+    PoolCase(max: true, n: 1, c: 35, h: 9, w: 13, k: 3, s: 1, p: 1),
+].flatMap { p in
+    ([ProcessGrid(shape: [1, 1, 1, 1])] + shardGrids).map { DNNLPoolCase(pool: p, grid: $0, layout: .blocked(16)) }
+}
+
+@Suite struct PoolingBlockedTests {
+    @Test(arguments: blockedMaxCases)
+    func matchesTheNCHWKernels(_ pc: DNNLPoolCase) throws {
+        let p = pc.pool
+        let g = try p.geometry()
+        #expect(maxpool2d_blocked16_supports(g, layout: .blocked(16)) && !maxpool2d_blocked16_supports(g, layout: .nchw))
+        var rng = SplitMix64(seed: 5)
+        let xShape = [p.n, p.c, p.h, p.w], yShape = [p.n, p.c, g.outputHeight, g.outputWidth]
+        // Ties on purpose: values from a handful of levels, so first-maximum order matters.
+        let x: [Float] = randomValues(xShape.reduce(1, *), &rng).map { ($0 * 4).rounded() / 4 }
+        let dy: [Float] = randomValues(yShape.reduce(1, *), &rng)
+        for rank in 0..<pc.grid.count {
+            let out = pc.grid.block(of: Rect(shape: yShape), rank: rank)
+            let inp = inputRect(for: out, batch: p.n, channels: p.c, height: p.h, width: p.w, kernel: (p.k, p.k),
+                                stride: (p.s, p.s), padding: (p.p, p.p))
+            let s = SpatialShard(input: inp, output: out)
+            let xl = extract(x, shape: xShape, rect: inp), dyl = extract(dy, shape: yShape, rect: out)
+            let reference = PoolRun<Float>(g: g, s: s, n: p.n, max: true)
+            let yRef = reference.forward(xl).y, dxRef = reference.backward(xl, dy: dyl)
+
+            let inRows = s.inputRows.count, inCols = s.inputCols.count, outRows = s.outputRows.count, outCols = s.outputCols.count
+            let xb = toLayout(xl, n: p.n, c: p.c, h: inRows, w: inCols, .blocked(16))
+            let dyb = toLayout(dyl, n: p.n, c: p.c, h: outRows, w: outCols, .blocked(16))
+            var yb = [Float](repeating: .nan, count: ActivationLayout.blocked(16).count(n: p.n, c: p.c, h: outRows, w: outCols))
+            var dxb = [Float](repeating: .nan, count: xb.count)
+            var argmax = [Int32](repeating: -7, count: yb.count)
+            xb.withUnsafeBufferPointer { xp in
+                yb.withUnsafeMutableBufferPointer { yp in
+                    argmax.withUnsafeMutableBufferPointer {
+                        maxpool2d_forward_blocked16(g, s, batch: p.n, x: xp, y: yp, argmax: $0)
+                    }
+                }
+            }
+            dyb.withUnsafeBufferPointer { dyp in
+                dxb.withUnsafeMutableBufferPointer { dxp in
+                    argmax.withUnsafeBufferPointer { maxpool2d_backward_blocked16(g, s, batch: p.n, dy: dyp, argmax: $0, dx: dxp) }
+                }
+            }
+            let what = "\(pc) rank \(rank)"
+            #expect(fromLayout(yb, n: p.n, c: p.c, h: outRows, w: outCols, .blocked(16)) == yRef, "\(what) forward")
+            #expect(fromLayout(dxb, n: p.n, c: p.c, h: inRows, w: inCols, .blocked(16)) == dxRef, "\(what) dx")
+            #expect(paddedChannelValues(yb, n: p.n, c: p.c, h: outRows, w: outCols, .blocked(16)).allSatisfy { $0 == 0 },
+                    "\(what) y padding")
+            #expect(paddedChannelValues(dxb, n: p.n, c: p.c, h: inRows, w: inCols, .blocked(16)).allSatisfy { $0 == 0 },
+                    "\(what) dx padding")
+        }
+    }
+}
