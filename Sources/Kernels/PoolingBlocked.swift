@@ -44,8 +44,7 @@ public func maxpool2d_forward_blocked16(
 }
 
 /// Max pooling backward on nChw16c Float storage: overwrites `dx` with `dy` routed to each
-/// window's winner (added in output order where windows overlap; selected, a vector per
-/// pixel, where they do not).
+/// window's winner (added in output order where windows overlap).
 public func maxpool2d_backward_blocked16(
     _ g: Pool2DGeometry, _ s: SpatialShard, batch n: Int,
     dy: UnsafeBufferPointer<Float>, argmax: UnsafeBufferPointer<Int32>, dx: UnsafeMutableBufferPointer<Float>
@@ -54,26 +53,7 @@ public func maxpool2d_backward_blocked16(
     checkBlocked16(g, s, blocks: blocks, x: dx.count, y: dy.count, argmax: argmax.count)
     dx.update(repeating: 0)
     guard let dxp = dx.baseAddress, let dyp = dy.baseAddress, let ap = argmax.baseAddress else { return }
-    let inPlane = s.inputPlane, outPlane = s.outputPlane, inW = s.inputCols.count
-    if g.kernelHeight == g.strideH && g.kernelWidth == g.strideW {
-        // Windows do not overlap: each pixel of a window gets its dy where it won and zero
-        // elsewhere, a vector select per pixel (0 + dy, as the scatter below adds it).
-        let zero = SIMD16<Float>(repeating: 0)
-        g.forEachWindow(s, planes: blocks) { plane, o, _, _, rows, cols in
-            let out = (plane * outPlane + o) * 16
-            let d = UnsafeRawPointer(dyp + out).loadUnaligned(as: SIMD16<Float>.self)
-            let winner = UnsafeRawPointer(ap + out).loadUnaligned(as: SIMD16<Int32>.self)
-            let dxb = UnsafeMutableRawPointer(dxp + plane * inPlane * 16)
-            for r in rows {
-                for c in cols {
-                    let at = Int32(r * inW + c)
-                    let v = zero + zero.replacing(with: d, where: winner .== SIMD16(repeating: at))
-                    dxb.storeBytes(of: v, toByteOffset: Int(at) * 64, as: SIMD16<Float>.self)
-                }
-            }
-        }
-        return
-    }
+    let inPlane = s.inputPlane, outPlane = s.outputPlane
     for plane in 0..<blocks {
         let dxb = dxp + plane * inPlane * 16
         for o in (plane * outPlane)..<((plane + 1) * outPlane) {
