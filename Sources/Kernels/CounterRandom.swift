@@ -17,6 +17,35 @@ public enum CounterRandom {
         mix(mix(seed ^ mix(stream)) ^ index)
     }
 
+    /// The per-stream half of `bits`: `bits(seed:stream:index:)` is `mix(key ^ index)`
+    /// with this key, so a run of indices pays one mix per value.
+    @inline(__always)
+    static func key(seed: UInt64, stream: UInt64) -> UInt64 { mix(seed ^ mix(stream)) }
+
+    /// Noise for `count` consecutive indices from `first` of stream `stream`: value `i` is
+    /// `(a + b + c) / 2^21 - 1.5`, where a, b, c are bits 43..<64, 22..<43 and 1..<22 of
+    /// `bits(seed:stream:index: first + i)`: three 21-bit uniforms on [0, 1) from one draw,
+    /// summed and centred (mean 0, standard deviation 1/2).
+    ///
+    /// Exact in Float: the sum is below 3 * 2^21 < 2^24, and the result is a multiple of
+    /// 2^-21 of magnitude at most 1.5, so it needs at most 22 significant bits; the same
+    /// value as the formula evaluated in Double, bit for bit.
+    ///
+    /// One call per row, and the stream's key mixed once: the mixing is then the whole
+    /// cost (three 64-bit multiplies per value; called per value across the module
+    /// boundary, `bits` was not inlined and mixed three times).
+    public static func centeredSumsOfThree(
+        seed: UInt64, stream: UInt64, first: UInt64, into out: UnsafeMutableBufferPointer<Float>
+    ) {
+        guard let p = out.baseAddress else { return }
+        let k = key(seed: seed, stream: stream)
+        for i in 0..<out.count {
+            let b = mix(k ^ (first &+ UInt64(truncatingIfNeeded: i)))
+            let sum = (b >> 43) &+ ((b >> 22) & 0x1F_FFFF) &+ ((b >> 1) & 0x1F_FFFF)
+            p[i] = Float(Int32(truncatingIfNeeded: sum)) * 0x1p-21 - 1.5
+        }
+    }
+
     /// A uniform double in [0, 1) with 53 random bits.
     @inline(__always)
     public static func uniform(seed: UInt64, stream: UInt64, index: UInt64) -> Double {
