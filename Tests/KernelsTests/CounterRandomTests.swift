@@ -1,7 +1,8 @@
-import Kernels
+@testable import Kernels
 import Testing
 
-// The row-at-a-time noise against the per-value formula in Double: the same bits.
+// The row-at-a-time noise, on AVX-512 and one value at a time, against the per-value
+// formula in Double: the same bits.
 
 @Suite struct CounterRandomTests {
     /// `(a + b + c) * 2^-21 - 1.5` of one draw, in Double as SyntheticDataset computed it.
@@ -19,12 +20,22 @@ import Testing
         ]
         var values: [Double] = []
         for r in runs {
-            var out = [Float](repeating: .nan, count: r.count)
-            out.withUnsafeMutableBufferPointer {
+            let expected = (0..<r.count).map { centeredSum(seed: r.seed, stream: r.stream, index: r.first &+ UInt64($0)) }
+            for vector in CounterRandom.hasAVX512 ? [false, true] : [false] {
+                // One past the end is a guard: the vector loop's last partial step must not write it.
+                var out = [Float](repeating: .nan, count: r.count + 1)
+                out.withUnsafeMutableBufferPointer {
+                    CounterRandom.centeredSumsOfThree(seed: r.seed, stream: r.stream, first: r.first,
+                                                      into: UnsafeMutableBufferPointer(rebasing: $0[0..<r.count]), vector: vector)
+                }
+                #expect(out[..<r.count].map(Double.init) == expected && out[r.count].isNaN,
+                        "seed \(r.seed) stream \(r.stream) first \(r.first) vector \(vector)")
+            }
+            var viaPublic = [Float](repeating: .nan, count: r.count)
+            viaPublic.withUnsafeMutableBufferPointer {
                 CounterRandom.centeredSumsOfThree(seed: r.seed, stream: r.stream, first: r.first, into: $0)
             }
-            let expected = (0..<r.count).map { centeredSum(seed: r.seed, stream: r.stream, index: r.first &+ UInt64($0)) }
-            #expect(out.map(Double.init) == expected, "seed \(r.seed) stream \(r.stream) first \(r.first)")
+            #expect(viaPublic.map(Double.init) == expected)
             values += expected
         }
         // Not a constant: the values fill [-1.5, 1.5) with mean about 0, standard deviation about 1/2.
