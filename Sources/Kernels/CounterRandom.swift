@@ -40,10 +40,8 @@ public enum CounterRandom {
     public static func centeredSumsOfThree(
         seed: UInt64, stream: UInt64, first: UInt64, into out: UnsafeMutableBufferPointer<Float>
     ) {
-        centeredSumsOfThree(seed: seed, stream: stream, first: first, into: out, vector: hasAVX512)
+        centeredSumsOfThree(seed: seed, stream: stream, first: first, into: out, vector: CPUFeatures.avx512)
     }
-
-    static let hasAVX512 = distconv_cpu_has_avx512dq() != 0
 
     /// `vector` false: the one-at-a-time loop (the AVX-512 one's twin in the tests).
     static func centeredSumsOfThree(

@@ -21,7 +21,7 @@ import Testing
         var values: [Double] = []
         for r in runs {
             let expected = (0..<r.count).map { centeredSum(seed: r.seed, stream: r.stream, index: r.first &+ UInt64($0)) }
-            for vector in CounterRandom.hasAVX512 ? [false, true] : [false] {
+            for vector in CPUFeatures.avx512 ? [false, true] : [false] {
                 // One past the end is a guard: the vector loop's last partial step must not write it.
                 var out = [Float](repeating: .nan, count: r.count + 1)
                 out.withUnsafeMutableBufferPointer {

@@ -17,4 +17,15 @@ int distconv_cpu_has_avx512dq(void);
 /// ((b >> 1) & 0x1FFFFF)) * 2^-21 - 1.5, exact in float. Eight values a step.
 void distconv_centered_sums_of_three_avx512(uint64_t key, uint64_t first, float *out, long count);
 
+/// maxpool2d_backward_blocked16 on AVX-512 F for windows that do not overlap (call only
+/// when distconv_cpu_has_avx512dq() is 1): per output pixel of each of `planes`
+/// nChw16c block-planes, every input pixel of its window (local rows rowLo[r]..<rowHi[r],
+/// columns colLo[c]..<colHi[c] of an input plane `inCols` wide, `inPlane` pixels) gets dy
+/// in the lanes whose argmax names it and 0 in the others: one masked 64-byte store per
+/// window pixel instead of 16 scalar adds. Pixels in no window are left alone.
+void distconv_maxpool_backward_blocked16_disjoint_avx512(
+    const float *dy, const int32_t *argmax, float *dx, long planes, long inPlane, long inCols,
+    long outRows, const int32_t *rowLo, const int32_t *rowHi,
+    long outCols, const int32_t *colLo, const int32_t *colHi);
+
 #endif
