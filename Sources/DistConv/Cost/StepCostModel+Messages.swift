@@ -41,16 +41,19 @@ extension StepCostModel {
         return messagesSeconds(RedistributionPlan(from: layout, to: layout, rank: rank, mode: .accumulate))
     }
 
-    /// An allreduce of `bytes` over `ranks` ranks: the cheaper of a ring (reduce-scatter
-    /// then allgather, `2(R-1)` messages of `bytes/R`) and recursive doubling
-    /// (`ceil(log2 R)` messages of all the bytes).
+    /// An allreduce of `bytes` over `ranks` ranks: the cheapest of the algorithms Open
+    /// MPI's tuned component chooses among by message size and ranks: a ring
+    /// (reduce-scatter then allgather, `2(R-1)` messages of `bytes/R`), recursive
+    /// doubling (`ceil(log2 R)` messages of all the bytes) and Rabenseifner's recursive
+    /// halving then doubling (`2 ceil(log2 R)` messages, `2(R-1)/R` of the bytes in all).
     public func allreduceSeconds(bytes: Int, ranks: Int) -> Double {
         guard ranks > 1, bytes > 0 else { return 0 }
         let l = collectiveLink(ranks: ranks)
         let r = Double(ranks), b = Double(bytes)
         let ring = 2 * (r - 1) * l.alpha + 2 * (r - 1) / r * b * l.beta
         let doubling = ceil(log2(r)) * (l.alpha + b * l.beta)
-        return min(ring, doubling)
+        let halving = 2 * ceil(log2(r)) * l.alpha + 2 * (r - 1) / r * b * l.beta
+        return min(ring, doubling, halving)
     }
 
     /// An allgather of `bytes` from each of `ranks` ranks (a ring: `R-1` steps).

@@ -17,9 +17,9 @@ import Kernels
 ///   ranks' nodes, sends and receives in flight at once so the longer of the two
 ///   counts) and the output recoveries (local copies);
 /// - allreduce: replicated gradients in `GradientBucket`s of `bucketBytes`, each the
-///   cheaper of a ring (`2(R-1)` steps of `bytes/R`) and recursive doubling (`log2 R`
-///   steps of all the bytes), which are the two Open MPI's tuned component picks
-///   between by message size; shared out to ops by their parameters' bytes. Sharded
+///   cheapest of ring, recursive doubling and Rabenseifner (`allreduceSeconds`), the
+///   algorithms Open MPI's tuned component picks among by message size; shared out to
+///   ops by their parameters' bytes. Sharded
 ///   parameters' gradient sums are redistributions (accumulate). Buckets are not
 ///   assumed to overlap backward (Open MPI's non-blocking collectives progress only
 ///   inside MPI calls);
@@ -31,9 +31,9 @@ import Kernels
 /// its reverse halo `max(0, halo - backward-weights)`.
 ///
 /// The step time is the slowest rank's sum. Ranks are not all evaluated: `ranks(for:)`
-/// takes, per distinct grid, the corner, an edge and the centre rank and the last
-/// primary rank (uneven splits put the larger blocks first), plus the job's last rank;
-/// each costs one `ExecutionPlan` (linear in the job's ranks), so 1,024 ranks stay fast.
+/// takes, for the most common grid, the corner, an edge and the centre rank and
+/// the last primary rank (uneven splits put the larger blocks first), plus the job's
+/// last rank; each costs one `ExecutionPlan` (linear in the job's ranks).
 public struct StepCostModel: Sendable {
     public var rates: any MachineRates
     public var kernels: ExecutionPlan.Kernels
@@ -84,7 +84,7 @@ public struct StepCostModel: Sendable {
         for op in model.ops { counts[op.grid, default: 0] += 1 }
         // The most common grids decide most of the step; a few suffice.
         let grids = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.lexicographicallyPrecedes($1.key) }
-            .prefix(4).map(\.key)
+            .prefix(1).map(\.key)
         var out: Set<Int> = [0, ranks - 1]
         for g in grids {
             func rank(_ c: [Int]) -> Int { zip(c, g).reduce(0) { $0 * $1.1 + min($1.0, $1.1 - 1) } }
