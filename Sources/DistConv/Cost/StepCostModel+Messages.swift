@@ -32,7 +32,27 @@ extension StepCostModel {
     }
 
     func exchangeSeconds(_ ex: ExecutionPlan.Exchange, rank: Int) -> Double {
-        messagesSeconds(RedistributionPlan(from: ex.source, to: ex.target, rank: rank, mode: ex.mode))
+        messagesSeconds(RedistributionPlan(from: Self.withoutCopies(ex.source, mode: ex.mode, rank: rank), to: ex.target,
+                                           rank: rank, mode: ex.mode))
+    }
+
+    /// In copy mode an element comes from the lowest writer, so a writer whose rect a
+    /// lower one already writes (a replica) sends nothing to anyone but itself: leaving
+    /// it out gives `rank` the same plan, without the planner subtracting every lower
+    /// writer from every replica's overlap (quadratic in the ranks for a replicated op).
+    static func withoutCopies(_ layout: TensorLayout, mode: RedistributionMode, rank: Int) -> TensorLayout {
+        guard mode == .copy else { return layout }
+        var seen = Set<Rect>()
+        var changed = false
+        let writes = layout.write.enumerated().map { q, w -> Rect? in
+            if w.isEmpty || q == rank { return w }
+            if !seen.insert(w).inserted {
+                changed = true
+                return nil
+            }
+            return w
+        }
+        return changed ? TensorLayout(shape: layout.shape, write: writes, read: layout.read.map { $0 }) : layout
     }
 
     /// A sharded parameter's gradient sum over the ranks holding each part (accumulate).

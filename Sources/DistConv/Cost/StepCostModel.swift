@@ -58,20 +58,28 @@ public struct StepCostModel: Sendable {
     }
 
     /// The prediction for `partition`: the slowest of the representative ranks (or of
-    /// `ranks` when given), with the largest peak memory among them.
+    /// `ranks` when given), with the larger peak memory of the first of them (rank 0,
+    /// the largest blocks) and the slowest (a `MemoryPlan` of each: its exchanges'
+    /// scratch makes it the costliest part at 1,024 ranks).
     public func estimate(_ partition: Partition, ranks: [Int]? = nil) throws -> StepEstimate {
         let chosen = ranks ?? Self.ranks(for: partition.model, ranks: partition.ranks)
-        var slowest: StepEstimate?
-        var peak = 0
+        var slowest: (estimate: StepEstimate, plan: ExecutionPlan)?
         var options = PlanOptions(optimizer: optimizer)
         options.kernels = kernels
+        var peak = 0
         for r in chosen {
             let plan = try ExecutionPlan(partition: partition, rank: r, kernels: kernels)
             let e = estimate(plan, partition: partition)
-            peak = max(peak, MemoryPlan.plan(plan, partition: partition, options: options).peakBytes)
-            if slowest == nil || e.seconds > slowest!.seconds { slowest = e }
+            // Rank 0 holds the largest blocks (uneven splits give the first ones the
+            // extra rows); the slowest rank is planned too, below.
+            if r == chosen[0] { peak = MemoryPlan.plan(plan, partition: partition, options: options).peakBytes }
+            if slowest == nil || e.seconds > slowest!.estimate.seconds { slowest = (e, plan) }
         }
-        guard var result = slowest else { preconditionFailure("no ranks to estimate for \(partition.model.name)") }
+        guard let (e, plan) = slowest else { preconditionFailure("no ranks to estimate for \(partition.model.name)") }
+        var result = e
+        if plan.rank != chosen[0] {
+            peak = max(peak, MemoryPlan.plan(plan, partition: partition, options: options).peakBytes)
+        }
         result.peakBytesPerRank = peak
         return result
     }
