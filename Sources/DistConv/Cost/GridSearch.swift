@@ -8,17 +8,17 @@ import Geometry
 /// ranks fits takes the policies' replicated grids.
 ///
 /// Models are chains, so a dynamic program over (op, grid) finds the cheapest sequence:
-/// an op's own cost on a grid (compute, allreduce share, data) comes from the cost model
-/// on the model with every op on that grid (where it fits), and the cost of going from
-/// the producer's grid to the op's is its input's redistribution: on the same grid the
-/// halo the cost model priced in that run; between grids the bytes each representative
+/// an op's own cost on a grid (compute, allreduce share, data) comes from the model with
+/// every op on that grid (where it fits), priced from its partition's rects on the grid's
+/// representative ranks, and the cost of going from the producer's grid to the op's is
+/// its input's redistribution, halo or layout change: the bytes each representative
 /// rank receives from every writer (`transition`), forward and back. The sequence found
 /// is then priced exactly (`StepCostModel.estimate` on its partition) beside the three
 /// fixed policies, and the cheapest that fits wins (so auto is never predicted slower
 /// than a fixed policy).
 ///
-/// Memory: the peak per rank comes from the real `MemoryPlan` of the representative
-/// ranks. When the best sequence does not fit, candidates whose largest activation
+/// Memory: the peak per rank comes from the real `MemoryPlan` (`StepCostModel.estimate`:
+/// rank 0 and the slowest rank). When the best sequence does not fit, candidates whose largest activation
 /// shard (input or output block, bytes) exceeds half of the largest one chosen are
 /// dropped (each op keeps its smallest) and the search runs again, until it fits or no
 /// candidate is left to drop. Deterministic: ties go to the first candidate (fewest
@@ -74,7 +74,8 @@ public struct GridSearch: Sendable {
                 guard i > 0 else { return c }
                 let bytes = c.map { Self.shardBytes(model.ops[i], $0) }
                 let kept = zip(c, bytes).filter { $0.1 <= cap / 2 }.map(\.0)
-                return kept.isEmpty ? [c[bytes.firstIndex(of: bytes.min()!)!]] : kept
+                let smallest = zip(c, bytes).min { $0.1 < $1.1 }.map(\.0) ?? c[0]
+                return kept.isEmpty ? [smallest] : kept
             }
             if next.elementsEqual(current, by: ==) { break }
             current = next
@@ -112,8 +113,8 @@ public struct GridSearch: Sendable {
                 let rest = ranks / n
                 let splits = ShapeInference.divisors(rest).map { [$0, rest / $0] }
                     .filter { $0[0] <= shape[2] && $0[1] <= shape[3] && (!batchOnly || rest == 1) }
-                guard !splits.isEmpty else { continue }
-                let square = splits.min { (abs($0[0] - $0[1]), -$0[0]) < (abs($1[0] - $1[1]), -$1[0]) }!
+                guard let square = splits.min(by: { (abs($0[0] - $0[1]), -$0[0]) < (abs($1[0] - $1[1]), -$1[0]) })
+                else { continue }
                 let kept = splits.filter { max($0[0], $0[1]) <= 4 * min($0[0], $0[1]) }
                 for s in (kept.isEmpty ? [square] : kept).sorted(by: { $0[0] > $1[0] }) { out.append([n, 1, s[0], s[1]]) }
             }
@@ -236,6 +237,8 @@ public struct GridSearch: Sendable {
     func transition(_ model: Model, _ i: Int, from source: Uniform?, to target: Uniform) -> Double {
         guard let source, let input = model.ops[i].input else { return 0 }
         let producer = model.ops.firstIndex { $0.outputs.contains(input) } ?? 0
+        // The loader fills each rank's input rect itself.
+        if producer == 0 { return 0 }
         let tensor = source.partition.tensor(input)
         let primaries = source.partition.model.ops[producer].gridRanks
         let writes = tensor.write

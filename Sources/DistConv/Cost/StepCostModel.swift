@@ -73,7 +73,7 @@ public struct StepCostModel: Sendable {
             // Rank 0 holds the largest blocks (uneven splits give the first ones the
             // extra rows); the slowest rank is planned too, below.
             if r == chosen[0] { peak = MemoryPlan.plan(plan, partition: partition, options: options).peakBytes }
-            if slowest == nil || e.seconds > slowest!.estimate.seconds { slowest = (e, plan) }
+            if e.seconds > slowest?.estimate.seconds ?? -1 { slowest = (e, plan) }
         }
         guard let (e, plan) = slowest else { preconditionFailure("no ranks to estimate for \(partition.model.name)") }
         var result = e
