@@ -155,6 +155,23 @@ import Testing
         }
     }
 
+    @Test func projectionSpeedUpsAreAgainstTheFastestFirstRow() {
+        func e(_ ms: Double, peak: Int = 1 << 20) -> StepEstimate {
+            StepEstimate(ranks: 1, ops: [.init(op: "conv", grid: [1, 1, 1, 1], compute: ms / 1e3)], peakBytesPerRank: peak)
+        }
+        var one = ProjectionTable.Row(ranks: 2)
+        one.estimates = ["batch": e(120), "spatial": e(100), "hybrid": e(110), "auto": e(100)]
+        var four = ProjectionTable.Row(ranks: 8)
+        four.estimates = ["batch": e(40), "spatial": e(25), "hybrid": e(30), "auto": e(20, peak: 3 << 20)]
+        let t = ProjectionTable(model: "m", profile: "p", links: "l", memoryLimit: 2 << 20, rows: [one, four])
+        // The baseline is 2 ranks at 100 ms: auto at 8 ranks is 5x faster on 4x the ranks.
+        #expect(abs(t.speedUp(four.estimates["auto"]!) - 5) < 1e-12)
+        #expect(abs(t.efficiency(four.estimates["auto"]!, ranks: 8) - 1.25) < 1e-12)
+        #expect(abs(t.efficiency(one.estimates["batch"]!, ranks: 2) - 100.0 / 120) < 1e-12)
+        #expect(t.text.contains("3 MiB *"))  // over the 2 MiB limit, marked
+        #expect(t.svg.components(separatedBy: "<polyline").count == 9)  // 4 policies x 2 panels
+    }
+
     @Test func aBadProfileNamesItsField() throws {
         let good = MachineProfile(machine: "m", ranksPerNode: 2, copy: LinkCost(alpha: 0, beta: 0),
                                   intraNode: LinkCost(alpha: 1e-6, beta: 1e-10), interNode: LinkCost(alpha: 1e-6, beta: 1e-9),

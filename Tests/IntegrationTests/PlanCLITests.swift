@@ -121,6 +121,8 @@ import Testing
             kernel("elementwise_forward", [1, 16, 64, 64], [1, 16, 64, 64], variant: "relu", seconds: 2e-5),
             kernel("pool_forward", [1, 16, 64, 64], [1, 16, 32, 32], [2, 2, 2, 2], variant: "max", seconds: 3e-5),
             kernel("linear_forward", [64, 512, 1, 1], [64, 10, 1, 1], seconds: 2e-5),
+            kernel("data_load", [], [64, 1, 28, 28], variant: "synthetic", seconds: 1e-5),
+            kernel("data_load", [], [64, 1, 28, 28], variant: "idx", seconds: 1e-3),
         ]
         let text = """
             {"format": "distconv-profile", "version": 1, "machine": "test", "ranks_per_node": 2, "threads_per_rank": 1,
@@ -145,6 +147,13 @@ import Testing
         #expect(parts.count == 4 && step > 0 && abs(parts.reduce(0, +) - step) < 1e-9 * step)
         #expect((prediction["grids"] as? [String: [Int]])?["conv1"] == [1, 1, 2, 1])
         #expect((prediction["peak_bytes_per_rank"] as? Int ?? 0) > 0)
+        // The data set's kind picks its samples: IDX files here load 100x slower.
+        let idx = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "spatial", "--profile", p,
+                                              "--format", "json", "--data-kind", "idx"])
+        let idxObject = try JSONSerialization.jsonObject(with: Data(idx.stdout.utf8)) as? [String: Any]
+        let idxData = try #require((idxObject?["prediction"] as? [String: Any])?["data_ms"] as? Double, "\(idx.stderr)")
+        let data = try #require(prediction["data_ms"] as? Double)
+        #expect(data > 0 && abs(idxData / data - 100) < 1e-6, "\(idxData) against \(data)")
         let text = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "auto", "--profile", p])
         #expect(text.status == 0 && text.stdout.contains("predicted step on the slowest rank (profile \(p)"), "\(text.stderr)")
     }
