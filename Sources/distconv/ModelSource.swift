@@ -92,7 +92,7 @@ enum GridChoice: String, ExpressibleByArgument, CaseIterable {
 
     func apply(to model: Model, ranks: Int, search: ((Model) throws -> Model)?) throws -> Model {
         if let policy { return try policy.apply(to: model, ranks: ranks) }
-        guard let search else { throw CLIError("--grid auto is not available here") }
+        guard let search else { throw CLIError("--grid auto chooses grids with the cost model: use it with plan or train") }
         return try search(model)
     }
 }

@@ -67,6 +67,11 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Rank counts to project to, e.g. 1,2,4,8,16,32,64,128,256,512,1024.")
     var project: String?
 
+    @Option(help: "The data set predictions load: synthetic, idx (Fashion-MNIST's files) or npy.")
+    var dataKind: DataKind = .synthetic
+
+    enum DataKind: String, ExpressibleByArgument, CaseIterable { case synthetic, idx, npy }
+
     func run() throws {
         let limit = try memoryLimit()
         if let project { return try runProjection(try Self.rankCounts(project), limit: limit) }
@@ -107,7 +112,7 @@ struct PlanCommand: ParsableCommand {
     }
 
     func costModel(_ profile: MachineProfile) -> StepCostModel {
-        StepCostModel(rates: profile, kernels: layout.kernels, optimizer: optimizer)
+        StepCostModel(rates: profile, kernels: layout.kernels, optimizer: optimizer, dataVariant: dataKind.rawValue)
     }
 
     func searchGrids(_ model: Model, profile: MachineProfile, ranks: Int, limit: Int?) throws -> GridSearch.Result {

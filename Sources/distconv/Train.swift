@@ -17,6 +17,8 @@ struct TrainCommand: ParsableCommand {
             for --graph) --grid's policy, spatial by default: ops over H and W as square
             as the rank count factors, ops that split only the batch over N; a tensor too
             small for every rank gets a grid over fewer ranks, replicated on the rest.
+            --grid auto chooses every op's grid with the cost model (see distconv plan
+            --auto) for the machine of --profile; rank 0 prints the grids chosen.
 
             Examples:
               mpirun -n 4 distconv train
@@ -30,6 +32,7 @@ struct TrainCommand: ParsableCommand {
             """)
 
     @OptionGroup var source: ModelSource
+    @OptionGroup var machine: MachineOptions
 
     @Option(help: "Epochs over the training set.")
     var epochs: Int = 2
@@ -136,7 +139,14 @@ struct TrainCommand: ParsableCommand {
         }
         CrashSignals.install(rank: comm.rank)
         try StallWatch.start(timeout: stallTimeout, on: comm)
-        let loaded = try agreed(comm) { try source.load(ranks: comm.size, deriveGrids: true, classes: classes) }
+        let loaded = try agreed(comm) {
+            try source.load(ranks: comm.size, deriveGrids: true, classes: classes, search: searchGrids(ranks: comm.size))
+        }
+        if source.grid == .auto {
+            let (_, name) = try machine.load()
+            say("grids (auto, \(name)): " + loaded.model.ops.map { "\($0.name) \($0.grid.map(String.init).joined(separator: "x"))" }
+                .joined(separator: ", "))
+        }
         let (dataSource, fallback) = DataSource.choose(data: data, npy: dataNpy)
         try agreeOnConfiguration(comm, model: loaded.model, data: dataSource)
         let job = try agreed(comm) { () throws -> TrainingJob in
@@ -162,6 +172,18 @@ struct TrainCommand: ParsableCommand {
         let peaks = try comm.allgather(MachineMemory.peakResidentBytes() ?? 0)
         display.info("peak resident memory per rank (measured): " + peaks.map(formatBytes).joined(separator: ", ")
             + " bytes; planned " + job.plannedTotals.map(formatBytes).joined(separator: ", "))
+    }
+}
+
+extension TrainCommand {
+    /// `--grid auto`: the grid search for this job's ranks on the profile's machine, as
+    /// every rank runs it (deterministic, so every rank gets the same grids).
+    func searchGrids(ranks: Int) -> (Model) throws -> Model {
+        { model in
+            let (profile, _) = try machine.load()
+            let cost = StepCostModel(rates: profile, kernels: layout.kernels, optimizer: optimizer, overlap: !noOverlap)
+            return try GridSearch(cost: cost).search(model, ranks: ranks).best.model
+        }
     }
 }
 

@@ -102,3 +102,117 @@ import Testing
         #expect(small.status == 0 && small.stdout.contains("[2, 1, 1, 1]"))
     }
 }
+
+/// The cost model's commands: predictions with a profile, `--auto`, `--project`, and
+/// their bad input. A hand-made profile: every kind at a constant rate.
+@Suite(.serialized) struct PlanPredictionCLITests {
+    static let model = "examples/fashion-cnn.json"
+
+    static func profile(_ edit: (String) -> String = { $0 }) throws -> String {
+        func kernel(_ kind: String, _ input: [Int], _ output: [Int], _ window: [Int] = [], variant: String = "",
+                    seconds: Double) -> String {
+            "{\"kind\": \"\(kind)\", \"input\": \(input), \"output\": \(output), \"window\": \(window), \"groups\": 1, "
+                + "\"block\": 1, \"variant\": \"\(variant)\", \"seconds\": \(seconds)}"
+        }
+        let kernels = [
+            kernel("conv_forward", [1, 16, 66, 66], [1, 16, 64, 64], [3, 3, 1, 1], seconds: 1.5e-4),
+            kernel("conv_backward_data", [1, 16, 66, 66], [1, 16, 64, 64], [3, 3, 1, 1], seconds: 2e-4),
+            kernel("conv_backward_weights", [1, 16, 66, 66], [1, 16, 64, 64], [3, 3, 1, 1], seconds: 2.5e-4),
+            kernel("elementwise_forward", [1, 16, 64, 64], [1, 16, 64, 64], variant: "relu", seconds: 2e-5),
+            kernel("pool_forward", [1, 16, 64, 64], [1, 16, 32, 32], [2, 2, 2, 2], variant: "max", seconds: 3e-5),
+            kernel("linear_forward", [64, 512, 1, 1], [64, 10, 1, 1], seconds: 2e-5),
+            kernel("data_load", [], [64, 1, 28, 28], variant: "synthetic", seconds: 1e-5),
+            kernel("data_load", [], [64, 1, 28, 28], variant: "idx", seconds: 1e-3),
+        ]
+        let text = """
+            {"format": "distconv-profile", "version": 1, "machine": "test", "ranks_per_node": 2, "threads_per_rank": 1,
+             "copy": {"alpha": 1e-6, "beta": 2e-10}, "intra_node": {"alpha": 2e-6, "beta": 2e-10},
+             "inter_node": {"alpha": 5e-6, "beta": 1e-9}, "kernels": [\(kernels.joined(separator: ", "))]}
+            """
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("profile-\(UUID().uuidString).json")
+        try edit(text).write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    @Test func aGridWithAProfilePrintsThePrediction() throws {
+        let p = try Self.profile()
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "spatial", "--profile", p,
+                                            "--format", "json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let prediction = try #require(object?["prediction"] as? [String: Any], "\(r.stdout)")
+        let step = try #require(prediction["step_ms"] as? Double)
+        let parts = ["compute_ms", "halo_ms", "allreduce_ms", "data_ms"].compactMap { prediction[$0] as? Double }
+        #expect(parts.count == 4 && step > 0 && abs(parts.reduce(0, +) - step) < 1e-9 * step)
+        #expect((prediction["grids"] as? [String: [Int]])?["conv1"] == [1, 1, 2, 1])
+        #expect((prediction["peak_bytes_per_rank"] as? Int ?? 0) > 0)
+        // The data set's kind picks its samples: IDX files here load 100x slower.
+        let idx = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "spatial", "--profile", p,
+                                              "--format", "json", "--data-kind", "idx"])
+        let idxObject = try JSONSerialization.jsonObject(with: Data(idx.stdout.utf8)) as? [String: Any]
+        let idxData = try #require((idxObject?["prediction"] as? [String: Any])?["data_ms"] as? Double, "\(idx.stderr)")
+        let data = try #require(prediction["data_ms"] as? Double)
+        #expect(data > 0 && abs(idxData / data - 100) < 1e-6, "\(idxData) against \(data)")
+        let text = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "auto", "--profile", p])
+        #expect(text.status == 0 && text.stdout.contains("predicted step on the slowest rank (profile \(p)"), "\(text.stderr)")
+    }
+
+    @Test func autoPrintsItsGridsBesideTheFixedPolicies() throws {
+        let p = try Self.profile()
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "4", "--auto", "--profile", p,
+                                            "--memory-per-rank", "64MiB"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for policy in ["batch", "spatial", "hybrid", "auto"] {
+            #expect(r.stdout.contains("\n\(policy) "), "\(policy): \(r.stdout)")
+        }
+        #expect(r.stdout.contains("memory limit per rank: 64 MiB") && r.stdout.contains("auto's grids:\n  data: "))
+        // Auto is never predicted slower than the fastest fixed policy.
+        let json = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "4", "--auto", "--profile", p,
+                                               "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let steps = ["batch", "spatial", "hybrid", "auto"].compactMap { (object[$0] as? [String: Any])?["step_ms"] as? Double }
+        #expect(steps.count == 4 && steps[3] <= steps[0...2].min()!)
+    }
+
+    @Test func projectionPrintsEveryPolicyAtEveryCount() throws {
+        let p = try Self.profile()
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        let r = try runProduct("distconv", ["plan", "--model", Self.model, "--project", "1,2,4", "--profile", p,
+                                            "--inter-node", "2,12.5"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("1 ") || $0.hasPrefix("2 ") || $0.hasPrefix("4 ") }
+        #expect(rows.count == 12, "\(r.stdout)")
+        #expect(r.stdout.contains("inter-node 2.00 us + 12.50 GB/s"))
+        let svg = try runProduct("distconv", ["plan", "--model", Self.model, "--project", "1,2,4", "--profile", p,
+                                              "--format", "svg"])
+        #expect(svg.status == 0 && svg.stdout.hasPrefix("<svg") && svg.stdout.components(separatedBy: "<polyline").count == 9)
+    }
+
+    @Test func badInputExitsTwoWithOneLine() throws {
+        let p = try Self.profile()
+        let bad = try Self.profile { $0.replacingOccurrences(of: "\"ranks_per_node\": 2", with: "\"ranks_per_node\": 0") }
+        let negative = try Self.profile { $0.replacingOccurrences(of: "\"beta\": 1e-9", with: "\"beta\": -1") }
+        defer { for f in [p, bad, negative] { try? FileManager.default.removeItem(atPath: f) } }
+        let base = ["plan", "--model", Self.model, "--ranks", "2"]
+        let cases: [([String], String)] = [
+            (["--auto", "--profile", bad], "\(bad): ranks_per_node: is 0; it must be at least 1"),
+            (["--auto", "--profile", negative], "\(negative): inter_node.beta: is -1.0"),
+            (["--auto", "--profile", "no/such.json"], "no/such.json: cannot be read"),
+            (["--auto"], "predictions need --profile FILE"),
+            (["--auto", "--profile", p, "--memory-per-rank", "12XB"], "--memory-per-rank is '12XB'"),
+            (["--auto", "--profile", p, "--memory-per-rank", "1KiB"], "the smallest peak any grid reaches is"),
+            (["--project", "1,x", "--profile", p], "--project is '1,x'; give rank counts"),
+            (["--project", "4,2", "--profile", p], "rank counts must increase"),
+            (["--project", "1,8192", "--profile", p], "every rank count must be from 1 to 4096"),
+            (["--auto", "--profile", p, "--inter-node", "2"], "--inter-node is '2'; give ALPHA_US,GBPS"),
+        ]
+        for (flags, message) in cases {
+            let r = try runProduct("distconv", base + flags)
+            #expect(r.status == 2, "\(flags): exit \(r.status) \(r.stdout)")
+            #expect(r.stderr.contains(message), "\(flags): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(flags): \(r.stderr)")
+        }
+    }
+}

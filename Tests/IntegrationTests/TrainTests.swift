@@ -93,6 +93,18 @@ import TestSupport
         Self.expectSame(four, one, "4 ranks at batch 2")
     }
 
+    @Test func autoGridsTrainAndAreNamedOnce() throws {
+        let profile = try PlanPredictionCLITests.profile()
+        defer { try? FileManager.default.removeItem(atPath: profile) }
+        let r = try runMPI(ranks: 2, "distconv", ["train", "--grid", "auto", "--profile", profile, "--steps", "3",
+                                                  "--data", "synthetic", "--quiet"], timeout: 120)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("grids (auto, profile \(profile)") }
+        #expect(lines.count == 1 && lines[0].contains("conv1 "), "\(r.stdout)")
+        let missing = try runMPI(ranks: 2, "distconv", ["train", "--grid", "auto", "--steps", "1", "--data", "synthetic"])
+        #expect(missing.status == 2 && missing.stderr.contains("predictions need --profile FILE"), "\(missing.stderr)")
+    }
+
     @Test func theSameRunTwiceGivesTheSameBits() throws {
         let a = try Self.train(ranks: 4, ["--batch", "16"])
         let b = try Self.train(ranks: 4, ["--batch", "16"])

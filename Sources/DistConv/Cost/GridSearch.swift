@@ -8,17 +8,17 @@ import Geometry
 /// ranks fits takes the policies' replicated grids.
 ///
 /// Models are chains, so a dynamic program over (op, grid) finds the cheapest sequence:
-/// an op's own cost on a grid (compute, allreduce share, data) comes from the cost model
-/// on the model with every op on that grid (where it fits), and the cost of going from
-/// the producer's grid to the op's is its input's redistribution: on the same grid the
-/// halo the cost model priced in that run; between grids the bytes each representative
+/// an op's own cost on a grid (compute, allreduce share, data) comes from the model with
+/// every op on that grid (where it fits), priced from its partition's rects on the grid's
+/// representative ranks, and the cost of going from the producer's grid to the op's is
+/// its input's redistribution, halo or layout change: the bytes each representative
 /// rank receives from every writer (`transition`), forward and back. The sequence found
 /// is then priced exactly (`StepCostModel.estimate` on its partition) beside the three
 /// fixed policies, and the cheapest that fits wins (so auto is never predicted slower
 /// than a fixed policy).
 ///
-/// Memory: the peak per rank comes from the real `MemoryPlan` of the representative
-/// ranks. When the best sequence does not fit, candidates whose largest activation
+/// Memory: the peak per rank comes from the real `MemoryPlan` (`StepCostModel.estimate`:
+/// rank 0 and the slowest rank). When the best sequence does not fit, candidates whose largest activation
 /// shard (input or output block, bytes) exceeds half of the largest one chosen are
 /// dropped (each op keeps its smallest) and the search runs again, until it fits or no
 /// candidate is left to drop. Deterministic: ties go to the first candidate (fewest
@@ -74,7 +74,8 @@ public struct GridSearch: Sendable {
                 guard i > 0 else { return c }
                 let bytes = c.map { Self.shardBytes(model.ops[i], $0) }
                 let kept = zip(c, bytes).filter { $0.1 <= cap / 2 }.map(\.0)
-                return kept.isEmpty ? [c[bytes.firstIndex(of: bytes.min()!)!]] : kept
+                let smallest = zip(c, bytes).min { $0.1 < $1.1 }.map(\.0) ?? c[0]
+                return kept.isEmpty ? [smallest] : kept
             }
             if next.elementsEqual(current, by: ==) { break }
             current = next
@@ -112,8 +113,8 @@ public struct GridSearch: Sendable {
                 let rest = ranks / n
                 let splits = ShapeInference.divisors(rest).map { [$0, rest / $0] }
                     .filter { $0[0] <= shape[2] && $0[1] <= shape[3] && (!batchOnly || rest == 1) }
-                guard !splits.isEmpty else { continue }
-                let square = splits.min { (abs($0[0] - $0[1]), -$0[0]) < (abs($1[0] - $1[1]), -$1[0]) }!
+                guard let square = splits.min(by: { (abs($0[0] - $0[1]), -$0[0]) < (abs($1[0] - $1[1]), -$1[0]) })
+                else { continue }
                 let kept = splits.filter { max($0[0], $0[1]) <= 4 * min($0[0], $0[1]) }
                 for s in (kept.isEmpty ? [square] : kept).sorted(by: { $0[0] > $1[0] }) { out.append([n, 1, s[0], s[1]]) }
             }
@@ -137,7 +138,17 @@ public struct GridSearch: Sendable {
         var halo: [Double?]
     }
 
-    func dynamicProgram(_ model: Model, ranks: Int, candidates: [[[Int]]]) throws -> Model {
+    /// The costs the dynamic program adds up: per grid, the model with every op on it.
+    struct Tables {
+        var candidates: [[[Int]]]
+        var uniform: [[Int]: Uniform]
+    }
+
+    /// Per candidate grid, the partition of the model with every op on it (where it
+    /// fits) and each op's own cost there, priced on the grid's representative ranks from
+    /// the partition's rects (no execution plan: at 1,024 ranks one costs a linear pass
+    /// over the ranks per op, too slow for every grid).
+    func tables(_ model: Model, ranks: Int, candidates: [[[Int]]]) -> Tables {
         let f = model.ops.count
         var grids: [[Int]] = []
         for c in candidates.dropFirst() { for g in c where !grids.contains(g) { grids.append(g) } }
@@ -147,19 +158,39 @@ public struct GridSearch: Sendable {
             for i in 1..<f { m.ops[i].grid = candidates[i].contains(g) ? g : candidates[i][0] }
             m.ops[0].grid = candidates[0][0]
             guard let partition = try? Partition(model: m, ranks: ranks) else { continue }
-            let reps = StepCostModel.ranks(for: m, ranks: ranks)
+            var single = m
+            for i in single.ops.indices { single.ops[i].grid = g }
+            let reps = StepCostModel.ranks(for: single, ranks: ranks)
             var node = [Double?](repeating: nil, count: f), halo = [Double?](repeating: nil, count: f)
-            for r in reps {
-                guard let plan = try? ExecutionPlan(partition: partition, rank: r, kernels: cost.kernels) else { continue }
-                let e = cost.estimate(plan, partition: partition)
-                for (k, s) in plan.steps.enumerated() where m.ops[s.index].grid == g {
-                    let o = e.ops[k]
-                    node[s.index] = max(node[s.index] ?? 0, o.compute + o.allreduce + o.data)
-                    halo[s.index] = max(halo[s.index] ?? 0, o.halo)
-                }
+            var u = Uniform(partition: partition, reps: reps, node: node, halo: halo)
+            let layouts = cost.layouts(m)
+            for i in 1..<f where m.ops[i].grid == g {
+                node[i] = reps.map { cost.ownSeconds(m, partition, i, rank: $0, layouts: layouts[i]) }.max()
+                halo[i] = transition(m, i, from: u, to: u)
             }
-            uniform[g] = Uniform(partition: partition, reps: reps, node: node, halo: halo)
+            u.node = node
+            u.halo = halo
+            uniform[g] = u
         }
+        return Tables(candidates: candidates, uniform: uniform)
+    }
+
+    /// Op `i` on `g` after its producer on `gp`: its own cost plus its input's move.
+    func step(_ model: Model, _ t: Tables, _ i: Int, from gp: [Int]?, to g: [Int]) -> Double {
+        guard let u = t.uniform[g], let node = u.node[i] else { return .infinity }
+        guard let gp, i > 1 else { return node + (u.halo[i] ?? 0) }
+        return node + (gp == g ? (u.halo[i] ?? 0) : transition(model, i, from: t.uniform[gp], to: u))
+    }
+
+    /// The dynamic program's objective for one choice of grids (ops 1..., by candidate).
+    func objective(_ model: Model, _ t: Tables, _ grids: [[Int]]) -> Double {
+        (1..<model.ops.count).reduce(0) { $0 + step(model, t, $1, from: $1 > 1 ? grids[$1 - 1] : nil, to: grids[$1]) }
+    }
+
+    /// The grids (index 0: the data op's) of the least objective.
+    func cheapest(_ model: Model, _ t: Tables) -> [[Int]]? {
+        let f = model.ops.count, candidates = t.candidates
+        guard f > 1 else { return nil }
         // best[i][k]: the least cost of ops 1...i with op i on candidates[i][k].
         var best: [[Double]] = Array(repeating: [], count: f)
         var from: [[Int]] = Array(repeating: [], count: f)
@@ -167,14 +198,12 @@ public struct GridSearch: Sendable {
             best[i] = Array(repeating: .infinity, count: candidates[i].count)
             from[i] = Array(repeating: 0, count: candidates[i].count)
             for (k, g) in candidates[i].enumerated() {
-                guard let u = uniform[g], let node = u.node[i] else { continue }
                 if i == 1 {
-                    best[i][k] = node + (u.halo[i] ?? 0)
+                    best[i][k] = step(model, t, i, from: nil, to: g)
                     continue
                 }
                 for (j, gp) in candidates[i - 1].enumerated() where best[i - 1][j].isFinite {
-                    let t = gp == g ? (u.halo[i] ?? 0) : transition(model, i, from: uniform[gp], to: u)
-                    let total = best[i - 1][j] + t + node
+                    let total = best[i - 1][j] + step(model, t, i, from: gp, to: g)
                     if total < best[i][k] {
                         best[i][k] = total
                         from[i][k] = j
@@ -182,15 +211,22 @@ public struct GridSearch: Sendable {
                 }
             }
         }
-        guard f > 1, var k = best[f - 1].indices.min(by: { best[f - 1][$0] < best[f - 1][$1] }),
-              best[f - 1][k].isFinite
-        else { throw ModelError(file: model.source, field: "grid", "no grid sequence partitions \(model.name) on \(ranks) ranks") }
-        var result = model
-        result.ops[0].grid = candidates[0][0]
+        guard var k = best[f - 1].indices.min(by: { best[f - 1][$0] < best[f - 1][$1] }), best[f - 1][k].isFinite
+        else { return nil }
+        var grids = Array(repeating: candidates[0][0], count: f)
         for i in stride(from: f - 1, through: 1, by: -1) {
-            result.ops[i].grid = candidates[i][k]
+            grids[i] = candidates[i][k]
             k = from[i][k]
         }
+        return grids
+    }
+
+    func dynamicProgram(_ model: Model, ranks: Int, candidates: [[[Int]]]) throws -> Model {
+        guard let grids = cheapest(model, tables(model, ranks: ranks, candidates: candidates)) else {
+            throw ModelError(file: model.source, field: "grid", "no grid sequence partitions \(model.name) on \(ranks) ranks")
+        }
+        var result = model
+        for i in grids.indices { result.ops[i].grid = grids[i] }
         return result
     }
 
@@ -201,12 +237,17 @@ public struct GridSearch: Sendable {
     func transition(_ model: Model, _ i: Int, from source: Uniform?, to target: Uniform) -> Double {
         guard let source, let input = model.ops[i].input else { return 0 }
         let producer = model.ops.firstIndex { $0.outputs.contains(input) } ?? 0
+        // The loader fills each rank's input rect itself.
+        if producer == 0 { return 0 }
         let tensor = source.partition.tensor(input)
         let primaries = source.partition.model.ops[producer].gridRanks
         let writes = tensor.write
         guard let reads = target.partition.ops.first(where: { $0.name == model.ops[i].name && $0.phase == .forward })?
             .distInput else { return 0 }
         let es = cost.elementSize
+        // Read where written on every rank: the op reads its producer's buffer in place.
+        if target.reps.allSatisfy({ reads[$0] == writes[$0] }) && source.partition.model.ops[producer].grid
+            == target.partition.model.ops[producer].grid { return 0 }
         var worst = 0.0
         for r in target.reps {
             let read = reads[r]

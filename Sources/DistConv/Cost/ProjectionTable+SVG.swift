@@ -5,7 +5,7 @@ extension ProjectionTable {
     /// against ranks, one line per policy (auto dashed), with the memory limit as a grey
     /// line when there is one.
     public var svg: String {
-        let (panelWidth, panelHeight, left, top, gap) = (460.0, 340.0, 80.0, 70.0, 110.0)
+        let (panelWidth, panelHeight, left, top, gap) = (460.0, 340.0, 90.0, 86.0, 120.0)
         let colors = ["batch": "#1f77b4", "spatial": "#2ca02c", "hybrid": "#ff7f0e", "auto": "#d62728"]
         let ranks = rows.map { Double($0.ranks) }
         let xs = (ranks.min() ?? 1, max(ranks.max() ?? 2, (ranks.min() ?? 1) * 2))
@@ -13,7 +13,8 @@ extension ProjectionTable {
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(left + 2 * panelWidth + gap + 40))" height="\(Int(top + panelHeight + 90))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(Int(left))" y="24" font-size="15">\(escape(model)): predicted training step against ranks</text>
-            <text x="\(Int(left))" y="44" fill="#555">\(escape(profile)); \(escape(links))</text>
+            <text x="\(Int(left))" y="44" fill="#555">\(escape(profile))</text>
+            <text x="\(Int(left))" y="60" fill="#555">\(escape(links))</text>
 
             """
         func panel(_ x0: Double, _ title: String, _ value: (StepEstimate) -> Double, _ unit: (Double) -> String,
@@ -56,7 +57,7 @@ extension ProjectionTable {
                 }
             }
         }
-        panel(left, "step time (ms, log scale)", { $0.seconds * 1e3 }, { Self.short($0) + " ms" }, limit: nil)
+        panel(left, "step time (log scale)", { $0.seconds }, Self.duration, limit: nil)
         panel(left + panelWidth + gap, "peak memory per rank (log scale)", { Double($0.peakBytesPerRank) },
               { StepEstimate.bytes(Int($0)) }, limit: memoryLimit.map(Double.init))
         for (k, p) in Self.policies.enumerated() {
@@ -68,8 +69,12 @@ extension ProjectionTable {
         return out + "</svg>\n"
     }
 
-    static func short(_ v: Double) -> String {
-        v >= 1 ? String(format: "%.0f", v) : String(format: "%g", v)
+    /// `10 ms`, `1 s`, `100 s`, `10 ks`: a decade of seconds in few characters.
+    static func duration(_ s: Double) -> String {
+        if s >= 1e4 { return String(format: "%g ks", s / 1e3) }
+        if s >= 1 { return String(format: "%g s", s) }
+        if s >= 1e-3 { return String(format: "%g ms", s * 1e3) }
+        return String(format: "%g us", s * 1e6)
     }
 
     func f(_ v: Double) -> String { String(format: "%.1f", v) }

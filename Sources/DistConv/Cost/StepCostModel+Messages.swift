@@ -32,7 +32,27 @@ extension StepCostModel {
     }
 
     func exchangeSeconds(_ ex: ExecutionPlan.Exchange, rank: Int) -> Double {
-        messagesSeconds(RedistributionPlan(from: ex.source, to: ex.target, rank: rank, mode: ex.mode))
+        messagesSeconds(RedistributionPlan(from: Self.withoutCopies(ex.source, mode: ex.mode, rank: rank), to: ex.target,
+                                           rank: rank, mode: ex.mode))
+    }
+
+    /// In copy mode an element comes from the lowest writer, so a writer whose rect a
+    /// lower one already writes (a replica) sends nothing to anyone but itself: leaving
+    /// it out gives `rank` the same plan, without the planner subtracting every lower
+    /// writer from every replica's overlap (quadratic in the ranks for a replicated op).
+    static func withoutCopies(_ layout: TensorLayout, mode: RedistributionMode, rank: Int) -> TensorLayout {
+        guard mode == .copy else { return layout }
+        var seen = Set<Rect>()
+        var changed = false
+        let writes = layout.write.enumerated().map { q, w -> Rect? in
+            if w.isEmpty || q == rank { return w }
+            if !seen.insert(w).inserted {
+                changed = true
+                return nil
+            }
+            return w
+        }
+        return changed ? TensorLayout(shape: layout.shape, write: writes, read: layout.read.map { $0 }) : layout
     }
 
     /// A sharded parameter's gradient sum over the ranks holding each part (accumulate).
@@ -41,16 +61,19 @@ extension StepCostModel {
         return messagesSeconds(RedistributionPlan(from: layout, to: layout, rank: rank, mode: .accumulate))
     }
 
-    /// An allreduce of `bytes` over `ranks` ranks: the cheaper of a ring (reduce-scatter
-    /// then allgather, `2(R-1)` messages of `bytes/R`) and recursive doubling
-    /// (`ceil(log2 R)` messages of all the bytes).
+    /// An allreduce of `bytes` over `ranks` ranks: the cheapest of the algorithms Open
+    /// MPI's tuned component chooses among by message size and ranks: a ring
+    /// (reduce-scatter then allgather, `2(R-1)` messages of `bytes/R`), recursive
+    /// doubling (`ceil(log2 R)` messages of all the bytes) and Rabenseifner's recursive
+    /// halving then doubling (`2 ceil(log2 R)` messages, `2(R-1)/R` of the bytes in all).
     public func allreduceSeconds(bytes: Int, ranks: Int) -> Double {
         guard ranks > 1, bytes > 0 else { return 0 }
         let l = collectiveLink(ranks: ranks)
         let r = Double(ranks), b = Double(bytes)
         let ring = 2 * (r - 1) * l.alpha + 2 * (r - 1) / r * b * l.beta
         let doubling = ceil(log2(r)) * (l.alpha + b * l.beta)
-        return min(ring, doubling)
+        let halving = 2 * ceil(log2(r)) * l.alpha + 2 * (r - 1) / r * b * l.beta
+        return min(ring, doubling, halving)
     }
 
     /// An allgather of `bytes` from each of `ranks` ranks (a ring: `R-1` steps).

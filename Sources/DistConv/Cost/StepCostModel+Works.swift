@@ -4,11 +4,14 @@ import Kernels
 /// The local kernel calls of one op on one rank, as `KernelWork`s: shapes are the rank's
 /// shards (`ShardRegions`, halo included), the block is the storage layout's.
 extension StepCostModel {
-    func forwardWorks(_ s: ExecutionPlan.Step) -> [KernelWork] {
-        let r = s.regions
+    func forwardWorks(_ s: ExecutionPlan.Step) -> [KernelWork] { forwardWorks(s.op, s.regions) }
+    func backwardDataWorks(_ s: ExecutionPlan.Step) -> [KernelWork] { backwardDataWorks(s.op, s.regions, dx: s.dx != nil) }
+    func backwardWeightsWorks(_ s: ExecutionPlan.Step) -> [KernelWork] { backwardWeightsWorks(s.op, s.regions) }
+
+    func forwardWorks(_ op: Op, _ r: ShardRegions) -> [KernelWork] {
         let input = r.input.size, output = r.output.size
         let block = r.inputLayout.blockSize
-        switch s.op.kind {
+        switch op.kind {
         case .data:
             return []
         case .conv2d(let c):
@@ -24,7 +27,7 @@ extension StepCostModel {
             return [KernelWork(kind: .batchNormForward, input: input, output: output, block: block)]
         case .activation, .dropout, .affine, .flatten:
             return [KernelWork(kind: .elementwiseForward, input: input, output: output, block: block,
-                               variant: s.op.kind.typeName)]
+                               variant: op.kind.typeName)]
         case .linear:
             return [KernelWork(kind: .linearForward, input: input, output: output)]
         case .loss(let l):
@@ -36,11 +39,10 @@ extension StepCostModel {
 
     /// The input gradient's calls (none when the plan computes no input gradient, as for
     /// the first layer after the data).
-    func backwardDataWorks(_ s: ExecutionPlan.Step) -> [KernelWork] {
-        let r = s.regions
+    func backwardDataWorks(_ op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
         let input = r.input.size, output = r.output.size
         let block = r.inputLayout.blockSize
-        switch s.op.kind {
+        switch op.kind {
         case .loss(let l):
             // The loss writes its logits' gradient whether or not anything reads it.
             return [KernelWork(kind: .loss, input: input, output: input, variant: "\(l.rawValue)_backward")]
@@ -50,8 +52,8 @@ extension StepCostModel {
         default:
             break
         }
-        guard s.dx != nil else { return [] }
-        switch s.op.kind {
+        guard dx else { return [] }
+        switch op.kind {
         case .conv2d(let c):
             return [KernelWork(kind: .convolutionBackwardData, input: input, output: output, window: c.kernel + c.stride,
                                groups: c.groups, block: r.outputLayout.blockSize)]
@@ -63,7 +65,7 @@ extension StepCostModel {
                                block: block, variant: p.mode == .max ? "max" : "average")]
         case .activation, .dropout, .affine, .flatten:
             return [KernelWork(kind: .elementwiseBackward, input: input, output: output, block: block,
-                               variant: s.op.kind.typeName)]
+                               variant: op.kind.typeName)]
         case .linear:
             return [KernelWork(kind: .linearBackwardData, input: input, output: output)]
         default:
@@ -72,10 +74,9 @@ extension StepCostModel {
     }
 
     /// The parameter gradients' calls.
-    func backwardWeightsWorks(_ s: ExecutionPlan.Step) -> [KernelWork] {
-        let r = s.regions
+    func backwardWeightsWorks(_ op: Op, _ r: ShardRegions) -> [KernelWork] {
         let input = r.input.size, output = r.output.size
-        switch s.op.kind {
+        switch op.kind {
         case .conv2d(let c):
             return [KernelWork(kind: .convolutionBackwardWeights, input: input, output: output,
                                window: c.kernel + c.stride, groups: c.groups, block: r.outputLayout.blockSize)]

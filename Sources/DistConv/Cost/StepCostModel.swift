@@ -17,9 +17,9 @@ import Kernels
 ///   ranks' nodes, sends and receives in flight at once so the longer of the two
 ///   counts) and the output recoveries (local copies);
 /// - allreduce: replicated gradients in `GradientBucket`s of `bucketBytes`, each the
-///   cheaper of a ring (`2(R-1)` steps of `bytes/R`) and recursive doubling (`log2 R`
-///   steps of all the bytes), which are the two Open MPI's tuned component picks
-///   between by message size; shared out to ops by their parameters' bytes. Sharded
+///   cheapest of ring, recursive doubling and Rabenseifner (`allreduceSeconds`), the
+///   algorithms Open MPI's tuned component picks among by message size; shared out to
+///   ops by their parameters' bytes. Sharded
 ///   parameters' gradient sums are redistributions (accumulate). Buckets are not
 ///   assumed to overlap backward (Open MPI's non-blocking collectives progress only
 ///   inside MPI calls);
@@ -31,9 +31,9 @@ import Kernels
 /// its reverse halo `max(0, halo - backward-weights)`.
 ///
 /// The step time is the slowest rank's sum. Ranks are not all evaluated: `ranks(for:)`
-/// takes, per distinct grid, the corner, an edge and the centre rank and the last
-/// primary rank (uneven splits put the larger blocks first), plus the job's last rank;
-/// each costs one `ExecutionPlan` (linear in the job's ranks), so 1,024 ranks stay fast.
+/// takes, for the most common grid, the corner, an edge and the centre rank and
+/// the last primary rank (uneven splits put the larger blocks first), plus the job's
+/// last rank; each costs one `ExecutionPlan` (linear in the job's ranks).
 public struct StepCostModel: Sendable {
     public var rates: any MachineRates
     public var kernels: ExecutionPlan.Kernels
@@ -58,20 +58,28 @@ public struct StepCostModel: Sendable {
     }
 
     /// The prediction for `partition`: the slowest of the representative ranks (or of
-    /// `ranks` when given), with the largest peak memory among them.
+    /// `ranks` when given), with the larger peak memory of the first of them (rank 0,
+    /// the largest blocks) and the slowest (a `MemoryPlan` of each: its exchanges'
+    /// scratch makes it the costliest part at 1,024 ranks).
     public func estimate(_ partition: Partition, ranks: [Int]? = nil) throws -> StepEstimate {
         let chosen = ranks ?? Self.ranks(for: partition.model, ranks: partition.ranks)
-        var slowest: StepEstimate?
-        var peak = 0
+        var slowest: (estimate: StepEstimate, plan: ExecutionPlan)?
         var options = PlanOptions(optimizer: optimizer)
         options.kernels = kernels
+        var peak = 0
         for r in chosen {
             let plan = try ExecutionPlan(partition: partition, rank: r, kernels: kernels)
             let e = estimate(plan, partition: partition)
-            peak = max(peak, MemoryPlan.plan(plan, partition: partition, options: options).peakBytes)
-            if slowest == nil || e.seconds > slowest!.seconds { slowest = e }
+            // Rank 0 holds the largest blocks (uneven splits give the first ones the
+            // extra rows); the slowest rank is planned too, below.
+            if r == chosen[0] { peak = MemoryPlan.plan(plan, partition: partition, options: options).peakBytes }
+            if e.seconds > slowest?.estimate.seconds ?? -1 { slowest = (e, plan) }
         }
-        guard var result = slowest else { preconditionFailure("no ranks to estimate for \(partition.model.name)") }
+        guard let (e, plan) = slowest else { preconditionFailure("no ranks to estimate for \(partition.model.name)") }
+        var result = e
+        if plan.rank != chosen[0] {
+            peak = max(peak, MemoryPlan.plan(plan, partition: partition, options: options).peakBytes)
+        }
         result.peakBytesPerRank = peak
         return result
     }
@@ -84,7 +92,7 @@ public struct StepCostModel: Sendable {
         for op in model.ops { counts[op.grid, default: 0] += 1 }
         // The most common grids decide most of the step; a few suffice.
         let grids = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.lexicographicallyPrecedes($1.key) }
-            .prefix(4).map(\.key)
+            .prefix(1).map(\.key)
         var out: Set<Int> = [0, ranks - 1]
         for g in grids {
             func rank(_ c: [Int]) -> Int { zip(c, g).reduce(0) { $0 * $1.1 + min($1.0, $1.1 - 1) } }
