@@ -108,6 +108,20 @@ import TestSupport
         #expect(serial.bytes == a.bytes && serial.losses == a.losses, "overlap changes the bits")
     }
 
+    /// One image over 2 rows: producers write straight into their consumer's halo'd
+    /// buffer and the halo exchanges run in place (`ExecutionPlan.Alias`). The same
+    /// numbers as one rank; the same bits with separate buffers and without overlap.
+    @Test func aRowSplitOfOneImageExchangesInPlace() throws {
+        let one = try Self.train(ranks: 1, ["--batch", "1"])
+        let two = try Self.train(ranks: 2, ["--batch", "1"])
+        #expect(two.stdout.contains("data..fc [1, 1, 2, 1]"), "\(two.stdout)")
+        Self.expectSame(two, one, "2 ranks at batch 1")
+        let separate = try Self.train(ranks: 2, ["--batch", "1", "--no-memory-reuse"])
+        #expect(separate.bytes == two.bytes && separate.losses == two.losses, "memory reuse changes the bits")
+        let serial = try Self.train(ranks: 2, ["--batch", "1", "--no-overlap"])
+        #expect(serial.bytes == two.bytes && serial.losses == two.losses, "overlap changes the bits")
+    }
+
     /// The whole model's gradients (conv, affine, tanh, batch norm, max and average
     /// pooling, dropout, linear, loss) against central differences in Double, at every
     /// rank count; 4 ranks split a 9x7 image 2x2 unevenly and replicate the loss.

@@ -86,8 +86,11 @@ public final class Network<T: RuntimeScalar> {
         }
         arena = .allocate(byteCount: max(arenaBytes, 64), alignment: 64)
         let base = arena.bindMemory(to: T.self, capacity: max(arenaBytes, 64) / MemoryLayout<T>.stride)
-        buffers = zip(plan.buffers, offsets).map { b, offset in
-            UnsafeMutableBufferPointer(start: base + offset / MemoryLayout<T>.stride, count: b.count)
+        // An alias is a view of its base's memory (`ExecutionPlan.Alias`).
+        buffers = plan.buffers.enumerated().map { k, b in
+            let owner = b.alias?.of ?? k
+            let start = base + offsets[owner] / MemoryLayout<T>.stride + (b.alias?.offset ?? 0)
+            return UnsafeMutableBufferPointer(start: start, count: b.count)
         }
 
         // Replicated parameters' gradients in the order backward completes them.
