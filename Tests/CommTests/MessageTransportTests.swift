@@ -92,7 +92,7 @@ import Testing
     /// message per image, straight from and into the buffers (no packing); the runs in
     /// order are the packed message. Columns and corners (short runs) stay packed.
     @Test(arguments: [1, 4]) func blockedHaloRowsTravelAsRunsOfTheirBuffers(width: Int) {
-        let shape = [4, 1, 64, 128, 16]
+        let shape = [4, 1, 64, 256, 16]
         let layout = TensorLayout.blocks(
             shape: shape, grid: ProcessGrid(shape: [1, 1, 2, 2, 1]), halo: [0, 0, width, width, 0], ranks: 4)
         for mode in [RedistributionMode.copy, .accumulate] {
@@ -106,8 +106,8 @@ import Testing
                     let row = messages.first { $0.peer == rank ^ 1 }!
                     let runs = row.runs ?? []
                     #expect(runs.count == 4 * width, "\(mode) rank \(rank)")
-                    #expect(runs.allSatisfy { $0.count == 64 * 16 })
-                    #expect(runs.map(\.position) == runs.indices.map { $0 * 64 * 16 })
+                    #expect(runs.allSatisfy { $0.count == 128 * 16 })
+                    #expect(runs.map(\.position) == runs.indices.map { $0 * 128 * 16 })
                     // Message element i sits at runs' offsets in the buffer, as the boxes
                     // (the packed path) put it.
                     var buffer = [Float](repeating: -1, count: volume)

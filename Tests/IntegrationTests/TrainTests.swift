@@ -122,6 +122,37 @@ import TestSupport
         #expect(serial.bytes == two.bytes && serial.losses == two.losses, "overlap changes the bits")
     }
 
+    /// A small conv stack (examples/conv-stack.json's ops on 1x16x64x64, synthetic data)
+    /// on a 2x2 grid: each ReLU writes straight into the next convolution's halo'd input
+    /// through a strided view (its block is one run per row there), and reads its output
+    /// gradient in place from the convolution's input gradient. The same numbers as one
+    /// rank; the same bits without overlap.
+    @Test func aConvStackOn2x2WritesIntoTheHalosThroughStridedViews() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distconv-stack-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/stack.json"
+        let conv = #"{"name": "convN", "type": "conv2d", "out_channels": 16, "kernel": [3, 3], "padding": [1, 1]}"#
+        let ops = [#"{"name": "data", "type": "data", "shape": [1, 16, 64, 64], "classes": 10}"#]
+            + (1...3).flatMap { [conv.replacingOccurrences(of: "convN", with: "conv\($0)"), #"{"name": "relu\#($0)", "type": "relu"}"#] }
+            + [#"{"name": "pool", "type": "avg_pool", "kernel": [16, 16], "stride": [16, 16]}"#,
+               #"{"name": "fc", "type": "linear", "out_features": 10}"#,
+               #"{"name": "loss", "type": "softmax_cross_entropy"}"#]
+        let json = #"{"format": "distconv-model", "version": 1, "name": "small-stack", "ops": ["#
+            + ops.joined(separator: ", ") + "]}"
+        try json.write(toFile: model, atomically: true, encoding: .utf8)
+        // One image a step of random labels: at --lr 0.01 the runs' 1e-8 rounding
+        // differences grow past 1e-5 by step 50 (the same with or without the views);
+        // at 0.001 they stay near 1e-7.
+        let flags = ["--model", model, "--data", "synthetic", "--lr", "0.001"]
+        let one = try Self.train(ranks: 1, flags)
+        let four = try Self.train(ranks: 4, flags + ["--grid", "spatial"])
+        #expect(four.stdout.contains("[1, 1, 2, 2]"), "\(four.stdout)")
+        Self.expectSame(four, one, "the stack on 2x2")
+        let serial = try Self.train(ranks: 4, flags + ["--grid", "spatial", "--no-overlap"])
+        #expect(serial.bytes == four.bytes && serial.losses == four.losses, "overlap changes the bits")
+    }
+
     /// The whole model's gradients (conv, affine, tanh, batch norm, max and average
     /// pooling, dropout, linear, loss) against central differences in Double, at every
     /// rank count; 4 ranks split a 9x7 image 2x2 unevenly and replicate the loss.

@@ -35,10 +35,11 @@ struct RedistributionProgram: Hashable, Sendable {
     }
 
     /// A message split into runs only when each is long enough for Open MPI to read it
-    /// with one CMA copy (its shared-memory transport copies messages over 4 KB straight
-    /// between the processes) and there are few of them: shorter runs cost more as
-    /// messages of their own than packed.
-    static let minimumRunElements = 1024
+    /// with one CMA copy (its shared-memory transport copies messages over its 4 KB eager
+    /// limit straight between the processes; 2048 elements are 8 KB of Float) and there
+    /// are few of them: shorter runs cost more as messages of their own, each copied
+    /// twice through shared-memory fragments, than packed into one.
+    static let minimumRunElements = 2048
     static let maximumRuns = 64
 
     let plan: RedistributionPlan

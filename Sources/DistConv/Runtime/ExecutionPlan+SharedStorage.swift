@@ -25,19 +25,27 @@ extension PlanBuilder {
         return outer.linearIndex(of: inner.origin)
     }
 
-    /// Makes `alias` a view of `base` starting at `offset` elements (in storage order),
-    /// when the two store the same layout and the view is 64-byte aligned (oneDNN's and
-    /// Kernels' vector loops load whole pixels); `base` then lives as long as both.
-    /// Returns whether it did.
-    mutating func share(_ alias: Int, into base: Int) -> Bool {
+    /// Makes `alias` a view of `base` at its region's place (in storage order), when the
+    /// two store the same layout, the view is 64-byte aligned (oneDNN's and Kernels'
+    /// vector loops load whole pixels) and it is one contiguous run of `base`, or, with
+    /// `strided` (the layer reading and writing it `takesStridedOutput`), runs of whole
+    /// pixels of a blocked buffer; `base` then lives as long as both. Returns whether it did.
+    mutating func share(_ alias: Int, into base: Int, strided: Bool = false) -> Bool {
         let a = buffers[alias], b = buffers[base]
         guard a.alias == nil, b.alias == nil, a.layout == b.layout, a.region.dimensions == 4 else { return false }
         let inner = a.layout.storageRect(a.region, channels: channelCount(of: a))
         let outer = b.layout.storageRect(b.region, channels: channelCount(of: b))
-        guard let offset = Self.contiguousOffset(of: inner, in: outer), offset % 16 == 0,
-              offset + a.count <= b.count
-        else { return false }
-        buffers[alias].alias = .init(of: base, offset: offset)
+        guard outer.contains(inner) else { return false }
+        let offset = outer.linearIndex(of: inner.origin)
+        var runs: StridedRuns?
+        if Self.contiguousOffset(of: inner, in: outer) == nil {
+            guard strided, case .blocked(let block) = a.layout, let r = StridedRuns(inner: inner, outer: outer),
+                  r.length % block == 0, r.strides.allSatisfy({ $0 % 16 == 0 })
+            else { return false }
+            runs = r
+        }
+        guard offset % 16 == 0, offset + (runs?.span ?? a.count) <= b.count else { return false }
+        buffers[alias].alias = .init(of: base, offset: offset, runs: runs)
         let l = a.lifetime, m = b.lifetime
         buffers[base].lifetime = min(l.lowerBound, m.lowerBound)...max(l.upperBound, m.upperBound)
         return true

@@ -69,7 +69,7 @@ extension PlanBuilder {
                     reads: inRects, mode: t.isPartialSum ? .accumulate : .copy, from: from, into: x ?? 0,
                     zeroFirst: t.isPartialSum, layout: takes)
                 if !t.isPartialSum, inputReorder == nil, model.ops.filter({ $0.input == input }).count == 1,
-                   let e = inputExchange, share(from, into: e.into)
+                   let e = inputExchange, share(from, into: e.into, strided: steps[p - 1].layer.takesStridedOutput)
                 {
                     inputExchange = inPlace(e)
                 }
@@ -222,7 +222,10 @@ extension PlanBuilder {
                 // gradient: the reverse halo adds the peers' parts in place. A replica's
                 // own part must not count (it adds only the primaries'), so it keeps its
                 // own buffer.
-                if !t.isPartialSum, first, consumers.count == 1, op.isPrimary(rank: rank), share(g, into: dx) {
+                let strided = producer[input].map { steps[$0.op - 1].layer.takesStridedOutput } ?? false
+                if !t.isPartialSum, first, consumers.count == 1, op.isPrimary(rank: rank),
+                   share(g, into: dx, strided: strided)
+                {
                     s.gradientExchange = inPlaceGradient(e)
                 } else {
                     s.gradientExchange = e

@@ -63,18 +63,23 @@ public struct ExecutionPlan: Sendable {
         public var alias: Alias? = nil
     }
 
-    /// A buffer that is the contiguous interior of another: a producer's output block
-    /// inside its consumer's halo'd input, or a gradient over the producer's block inside
-    /// the consumer's halo'd input gradient. The base's lifetime covers the alias's.
+    /// A buffer that is the interior of another: a producer's output block inside its
+    /// consumer's halo'd input, or a gradient over the producer's block inside the
+    /// consumer's halo'd input gradient; contiguous, or strided for layers that take it.
+    /// The base's lifetime covers the alias's.
     public struct Alias: Sendable, Equatable {
         /// The buffer it is part of.
         public var of: Int
         /// Its first element there.
         public var offset: Int
+        /// Where its runs lie from there, when it is not one contiguous run (only for a
+        /// layer that `takesStridedOutput`); the view spans `runs.span` elements.
+        public var runs: StridedRuns?
 
-        public init(of: Int, offset: Int) {
+        public init(of: Int, offset: Int, runs: StridedRuns? = nil) {
             self.of = of
             self.offset = offset
+            self.runs = runs
         }
     }
 

@@ -90,7 +90,7 @@ public final class Network<T: RuntimeScalar> {
         buffers = plan.buffers.enumerated().map { k, b in
             let owner = b.alias?.of ?? k
             let start = base + offsets[owner] / MemoryLayout<T>.stride + (b.alias?.offset ?? 0)
-            return UnsafeMutableBufferPointer(start: start, count: b.count)
+            return UnsafeMutableBufferPointer(start: start, count: b.alias?.runs?.span ?? b.count)
         }
 
         // Replicated parameters' gradients in the order backward completes them.
@@ -165,7 +165,8 @@ public final class Network<T: RuntimeScalar> {
                 parameters: s.parameters.map { parameters[$0].value }, gradients: gradients,
                 workspace: view(s.forwardWorkspace) ?? none, state: state,
                 indices: track(Self.allocate(s.layer.indexCount)),
-                labels: track(Self.allocate(s.regions.labels?.count ?? 0)), kernels: kernels))
+                labels: track(Self.allocate(s.regions.labels?.count ?? 0)), kernels: kernels,
+                yRuns: s.y.flatMap { plan.buffers[$0].alias?.runs }, dyRuns: s.dy.flatMap { plan.buffers[$0].alias?.runs }))
             var back = io[io.count - 1]
             back.workspace = view(s.backwardWorkspace) ?? none
             if let e = s.outputRecovery { back.y = buffers[e.into] }
