@@ -12,8 +12,11 @@ import Geometry
 ///
 /// A block is one contiguous run of the halo'd rect when every dimension before its first
 /// one of size above 1 has size 1 and every later dimension is whole: rows of an H split
-/// with batch 1 and one channel block (the conv stack at `-n 2`, 2 rows). A 2x2 split's
-/// block is not (its rows are strided), and keeps its own buffer and the copies.
+/// with batch 1 and one channel block (the conv stack at `-n 2`, 2 rows); then any layer
+/// writes it. A 2x2 split's block is one run per row there (an H split of several images,
+/// one per image): only a layer that `takesStridedOutput` (ReLU on blocked activations)
+/// writes it through a strided view (`StridedRuns`); other producers keep their own
+/// buffer and the copies.
 extension PlanBuilder {
     /// Where `inner` starts in a row-major buffer storing `outer`, when `inner` is one
     /// contiguous run of it; nil otherwise (or when it is not inside `outer`).
