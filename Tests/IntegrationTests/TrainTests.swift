@@ -126,7 +126,7 @@ import TestSupport
     /// on a 2x2 grid: each ReLU writes straight into the next convolution's halo'd input
     /// through a strided view (its block is one run per row there), and reads its output
     /// gradient in place from the convolution's input gradient. The same numbers as one
-    /// rank; the same bits without overlap.
+    /// rank; the same bits without overlap; and at batch 2 over 2 rows (one run per image).
     @Test func aConvStackOn2x2WritesIntoTheHalosThroughStridedViews() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distconv-stack-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -151,6 +151,11 @@ import TestSupport
         Self.expectSame(four, one, "the stack on 2x2")
         let serial = try Self.train(ranks: 4, flags + ["--grid", "spatial", "--no-overlap"])
         #expect(serial.bytes == four.bytes && serial.losses == four.losses, "overlap changes the bits")
+        // Two images over 2 rows: the block is one run per image there, a strided view too.
+        let pair = try Self.train(ranks: 1, flags + ["--batch", "2"])
+        let rows = try Self.train(ranks: 2, flags + ["--batch", "2", "--grid", "spatial"])
+        #expect(rows.stdout.contains("[1, 1, 2, 1]"), "\(rows.stdout)")
+        Self.expectSame(rows, pair, "the stack at batch 2 on 2 rows")
     }
 
     /// The whole model's gradients (conv, affine, tanh, batch norm, max and average
