@@ -87,6 +87,55 @@ import Testing
         #expect(corner[0].run == 16 * width && corner[0].count / corner[0].run == 4 * width)
     }
 
+    /// The fast path: a halo row of a blocked shard is, per image, one run of whole
+    /// pixels in the sender's buffer and in the receiver's, so it travels as one MPI
+    /// message per image, straight from and into the buffers (no packing); the runs in
+    /// order are the packed message. Columns and corners (short runs) stay packed.
+    @Test(arguments: [1, 4]) func blockedHaloRowsTravelAsRunsOfTheirBuffers(width: Int) {
+        let shape = [4, 1, 64, 256, 16]
+        let layout = TensorLayout.blocks(
+            shape: shape, grid: ProcessGrid(shape: [1, 1, 2, 2, 1]), halo: [0, 0, width, width, 0], ranks: 4)
+        for mode in [RedistributionMode.copy, .accumulate] {
+            for rank in 0..<4 {
+                let p = program(layout, mode: mode, rank: rank)
+                let volume = p.sourceStorage.volume
+                // The peer across the row boundary is rank ^ 1 (the first grid dimension
+                // counts fastest), across the column rank ^ 2, the corner rank ^ 3.
+                for sending in [true, false] {
+                    let messages = sending ? p.sends : p.receives
+                    let row = messages.first { $0.peer == rank ^ 1 }!
+                    let runs = row.runs ?? []
+                    #expect(runs.count == 4 * width, "\(mode) rank \(rank)")
+                    #expect(runs.allSatisfy { $0.count == 128 * 16 })
+                    #expect(runs.map(\.position) == runs.indices.map { $0 * 128 * 16 })
+                    // Message element i sits at runs' offsets in the buffer, as the boxes
+                    // (the packed path) put it.
+                    var buffer = [Float](repeating: -1, count: volume)
+                    var message = [Float](repeating: -1, count: row.count)
+                    if sending {
+                        buffer = (0..<volume).map { Float($0) }
+                        buffer.withUnsafeBufferPointer { b in
+                            message.withUnsafeMutableBufferPointer { m in p.pack(row, from: b.baseAddress!, into: m.baseAddress! - row.offset) }
+                        }
+                        #expect(runs.flatMap { buffer[$0.offset..<($0.offset + $0.count)] } == message)
+                    } else {
+                        message = (0..<row.count).map { Float($0) }
+                        for box in row.boxes {
+                            message.withUnsafeBufferPointer { m in
+                                buffer.withUnsafeMutableBufferPointer { b in
+                                    box.copy(from: m.baseAddress! - row.offset, to: b.baseAddress!, elementSize: 4)
+                                }
+                            }
+                        }
+                        #expect(runs.flatMap { buffer[$0.offset..<($0.offset + $0.count)] } == message)
+                    }
+                    #expect(messages.filter { $0.peer != rank ^ 1 }.allSatisfy { $0.runs == nil })
+                }
+                #expect(p.receivesInPlace(p.receives.first { $0.peer == rank ^ 1 }!) == (mode == .copy))
+            }
+        }
+    }
+
     /// The regions a caller must leave alone between `start` and `finish` are the plan's
     /// message rects: for rank 0 of a 2x2 halo, the strips around its block it receives,
     /// and the strips inside its block it sends.

@@ -82,8 +82,12 @@ func startFinishScenario(_ comm: Communicator) -> [String] {
     let rows = TensorLayout.blocks(
         shape: [1, 1, 4 * comm.size, 9], grid: ProcessGrid(shape: [1, 1, comm.size, 1]), halo: [0, 0, 2, 1],
         ranks: comm.size)
+    // Rows of two images 128 pixels wide, blocked: one MPI message per image's run.
+    let runs = TensorLayout.blocks(
+        shape: [2, 1, 4 * b, 128 * a, 16], grid: ProcessGrid(shape: [1, 1, b, a, 1]), halo: [0, 0, 1, 1, 0],
+        ranks: comm.size)
     var failures: [String] = []
-    for layout in [nchw, blocked, rows] {
+    for layout in [nchw, blocked, rows, runs] {
         for mode in [RedistributionMode.copy, .accumulate] {
             for inPlace in [true, false] {
                 failures += startFinishCheck(comm, layout, mode: mode, inPlace: inPlace)

@@ -83,8 +83,18 @@ func redistributionScenarios() -> [(String, (Communicator) throws -> [String])] 
                 let rows = TensorLayout.blocks(
                     shape: [1, 1, 3 * comm.size, 4, 16], grid: ProcessGrid(shape: [1, 1, comm.size, 1, 1]),
                     halo: [0, 0, 1, 1, 0], ranks: comm.size)
+                // Two images of 128 pixels a row: each halo row is two runs of 2048 floats
+                // (one per image), sent as one MPI message each, straight from and into
+                // the buffers (RedistributionProgram.Run).
+                let runs = TensorLayout.blocks(
+                    shape: [2, 1, 4 * b, 128 * a, 16], grid: ProcessGrid(shape: [1, 1, b, a, 1]),
+                    halo: [0, 0, 1, 1, 0], ranks: comm.size)
                 return copyCheck(comm, from: square, to: square, as: Float.self, inPlace: true, rounds: 2)
                     + copyCheck(comm, from: square, to: square, as: Float.self)
+                    + copyCheck(comm, from: runs, to: runs, as: Float.self, inPlace: true, rounds: 2)
+                    + copyCheck(comm, from: runs, to: runs, as: Double.self)
+                    + accumulateCheck(comm, from: runs.mirrored, to: runs.mirrored, inPlace: true)
+                    + accumulateCheck(comm, from: runs.mirrored, to: runs.mirrored, inPlace: false)
                     + copyCheck(comm, from: rows, to: rows, as: Float.self, inPlace: true, rounds: 2)
                     + copyCheck(comm, from: rows, to: rows, as: Double.self)
                     + accumulateCheck(comm, from: square.mirrored, to: square.mirrored, inPlace: true)

@@ -2,8 +2,8 @@
 //
 //   bench/run-halo                       (release build; 4 ranks, then 2, via launch/local)
 //
-// A 4x16x256x256 float tensor, split 2x2 over H and W with 4 ranks and 1x2 with 2 (other
-// counts: the most square grid), stored either plain (NCHW) or blocked as oneDNN's
+// A 4x16x256x256 float tensor, split 2x2 over H and W with 4 ranks, and 1x2 (columns) and
+// 2x1 (rows) with 2 (other counts: the most square grid and its transpose), stored either plain (NCHW) or blocked as oneDNN's
 // nChw16c, which the redistribution sees as the 5-D tensor [4, 1, 256, 256, 16]. For each
 // layout, the halo exchange (copy, in place) and the reverse halo (accumulate, in place)
 // at halo widths 1 and 4: the mean time of one `execute`, next to raw
@@ -35,8 +35,9 @@ let warmup = 100
 let blocks = 100
 let repetitionsPerBlock = 20
 
-/// One measured case: a storage (NCHW or blocked 5-D), a direction and a halo width.
+/// One measured case: a grid, a storage (NCHW or blocked 5-D), a direction and a halo width.
 struct Case {
+    let grid: String
     let storage: String
     let direction: String
     let width: Int
@@ -48,24 +49,32 @@ do {
     let (a, b) = ProcessGrid.squarestFactors(comm.size)
     if comm.rank == 0 {
         let tensor = shape.map(String.init).joined(separator: "x")
-        print("bench-halo: \(tensor) float, grid 1x1x\(a)x\(b), \(comm.size) ranks, \(mpiLibraryVersion())")
+        print("bench-halo: \(tensor) float, \(comm.size) ranks, \(mpiLibraryVersion())")
         print(
             "  \(warmup) warm-up exchanges of each, then \(blocks) blocks of \(repetitionsPerBlock) per method, "
                 + "alternating which goes first; slowest rank's mean; target ratio <= 1.3")
     }
+    // The most square grid, and when that is not square (2 ranks: 1x2, columns) also its
+    // transpose (2x1, rows: the conv stack's grid at 2 ranks), whose halo rows are long
+    // runs of the buffers.
+    let grids = a == b ? [(a, b)] : [(a, b), (b, a)]
     var cases: [Case] = []
-    for storage in ["nchw", "blocked"] {
-        for direction in ["halo", "reverse"] {
-            for width in widths {
-                let layout: TensorLayout =
-                    storage == "nchw"
-                    ? .blocks(
-                        shape: shape, grid: ProcessGrid(shape: [1, 1, a, b]), halo: [0, 0, width, width],
-                        ranks: comm.size)
-                    : .blocks(
-                        shape: [shape[0], shape[1] / 16, shape[2], shape[3], 16],
-                        grid: ProcessGrid(shape: [1, 1, a, b, 1]), halo: [0, 0, width, width, 0], ranks: comm.size)
-                cases.append(Case(storage: storage, direction: direction, width: width, layout: layout))
+    for (gh, gw) in grids {
+        for storage in ["nchw", "blocked"] {
+            for direction in ["halo", "reverse"] {
+                for width in widths {
+                    let layout: TensorLayout =
+                        storage == "nchw"
+                        ? .blocks(
+                            shape: shape, grid: ProcessGrid(shape: [1, 1, gh, gw]), halo: [0, 0, width, width],
+                            ranks: comm.size)
+                        : .blocks(
+                            shape: [shape[0], shape[1] / 16, shape[2], shape[3], 16],
+                            grid: ProcessGrid(shape: [1, 1, gh, gw, 1]), halo: [0, 0, width, width, 0],
+                            ranks: comm.size)
+                    cases.append(
+                        Case(grid: "\(gh)x\(gw)", storage: storage, direction: direction, width: width, layout: layout))
+                }
             }
         }
     }
@@ -88,7 +97,7 @@ do {
         let m = try measure(exchange, &buffer, comm)
         let o = try measureOverlap(exchange, &buffer, comm)
         rows.append(
-            "| \(ranks) | \(c.storage) | \(c.direction) | \(c.width) | \(m.messages) | \(m.bytes) "
+            "| \(ranks) | \(c.grid) | \(c.storage) | \(c.direction) | \(c.width) | \(m.messages) | \(m.bytes) "
                 + "| \(microseconds(m.start)) + \(microseconds(m.finish)) | \(microseconds(m.exchange)) "
                 + "| \(microseconds(m.raw)) | \(fixed(m.exchange / m.raw, 2)) "
                 + "| \(microseconds(o.work)) | \(microseconds(o.withoutProgress)) | \(microseconds(o.withProgress)) |")

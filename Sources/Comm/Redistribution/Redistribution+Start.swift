@@ -52,8 +52,11 @@ extension Redistribution {
         return PendingRedistribution(redistribution: self, destination: destination.baseAddress)
     }
 
-    /// Posts every receive (before any send, so that a message finds its buffer), packs
-    /// and posts every send, and copies the local part while the messages travel.
+    /// Posts every receive (before any send, so that a message finds its buffer), then the
+    /// sends that need no packing (straight from the buffer: one contiguous run, or a
+    /// message of several runs, one MPI message each), then packs and posts the rest, so
+    /// that packing overlaps the transfer of what went first; copies the local part while
+    /// the messages travel.
     func begin<T: MPIScalar>(source: UnsafePointer<T>?, destination: UnsafeMutablePointer<T>?, inPlace: Bool)
         throws(CommError)
     {
@@ -61,8 +64,21 @@ extension Redistribution {
         let (sendScratch, receiveScratch) = scratch(for: T.self)
         let bytes = MemoryLayout<T>.stride
         for message in program.receives {
+            let inBuffer = program.receivesInPlace(message)
+            if let runs = message.runs {
+                for run in runs {
+                    let start: UnsafeMutablePointer<T>? =
+                        inBuffer
+                        ? destination.map { $0 + run.offset }
+                        : receiveScratch.map { $0 + message.offset + run.position }
+                    try communicator.irecv(
+                        UnsafeMutableRawBufferPointer(start: start, count: run.count * bytes),
+                        from: message.peer, tag: tag, requests: requests)
+                }
+                continue
+            }
             let start: UnsafeMutablePointer<T>? =
-                if program.receivesInPlace(message), let offset = message.contiguousOffset {
+                if inBuffer, let offset = message.contiguousOffset {
                     destination.map { $0 + offset }
                 } else {
                     receiveScratch.map { $0 + message.offset }
@@ -73,18 +89,25 @@ extension Redistribution {
         }
         if let source {
             for message in program.sends {
-                let start: UnsafePointer<T>?
-                if let offset = message.contiguousOffset {
-                    start = source + offset
-                } else {
-                    guard let sendScratch else {
-                        preconditionFailure("no send scratch for \(program.sendCount) elements")
+                if let runs = message.runs {
+                    for run in runs {
+                        try communicator.isend(
+                            UnsafeRawBufferPointer(start: source + run.offset, count: run.count * bytes),
+                            to: message.peer, tag: tag, requests: requests)
                     }
-                    program.pack(message, from: source, into: sendScratch)
-                    start = UnsafePointer(sendScratch + message.offset)
+                } else if let offset = message.contiguousOffset {
+                    try communicator.isend(
+                        UnsafeRawBufferPointer(start: source + offset, count: message.count * bytes),
+                        to: message.peer, tag: tag, requests: requests)
                 }
+            }
+            for message in program.sends where message.runs == nil && message.contiguousOffset == nil {
+                guard let sendScratch else {
+                    preconditionFailure("no send scratch for \(program.sendCount) elements")
+                }
+                program.pack(message, from: source, into: sendScratch)
                 try communicator.isend(
-                    UnsafeRawBufferPointer(start: start, count: message.count * bytes),
+                    UnsafeRawBufferPointer(start: sendScratch + message.offset, count: message.count * bytes),
                     to: message.peer, tag: tag, requests: requests)
             }
         }
@@ -98,17 +121,26 @@ extension Redistribution {
     }
 
     /// Waits for the messages of the exchange in flight and unpacks those that landed in
-    /// scratch.
+    /// scratch (a message of several runs once all of them are in).
     func complete<T: MPIScalar>(into destination: UnsafeMutablePointer<T>?) throws(CommError) {
         precondition(inFlight, "finishing a redistribution that was not started")
         inFlight = false
         let receiveScratch = scratch(for: T.self).receive
         let receiveCount = program.receives.count
+        let receiveRequests = receiveRequestMessage.count
+        for (k, message) in program.receives.enumerated() { partsLeft[k] = program.parts(message) }
         func unpack(_ index: Int) {
-            guard index < receiveCount, let receiveScratch, let destination else { return }
+            guard let receiveScratch, let destination else { return }
             let message = program.receives[index]
             if program.receivesInPlace(message) { return }
             program.unpack(message, from: receiveScratch, into: destination)
+        }
+        /// The receive message whose last part request `index` was, if it was one.
+        func completed(_ index: Int) -> Int? {
+            guard index < receiveRequests else { return nil }
+            let k = receiveRequestMessage[index]
+            partsLeft[k] -= 1
+            return partsLeft[k] == 0 ? k : nil
         }
         if plan.mode == .accumulate {
             // Sums are added in a fixed order (the rank's own part first, then peers by
@@ -118,7 +150,7 @@ extension Redistribution {
             arrived.update(repeating: false)
             var next = 0
             while let index = try communicator.waitAny(requests) {
-                if index < receiveCount { arrived[index] = true }
+                if let k = completed(index) { arrived[k] = true }
                 while next < receiveCount && arrived[next] {
                     unpack(next)
                     next += 1
@@ -129,6 +161,8 @@ extension Redistribution {
         }
         // Unpack each message as it arrives (receives were posted first, so their
         // requests come first), overlapping unpacking with the messages still in flight.
-        while let index = try communicator.waitAny(requests) { unpack(index) }
+        while let index = try communicator.waitAny(requests) {
+            if let k = completed(index) { unpack(k) }
+        }
     }
 }

@@ -49,6 +49,10 @@ public final class Redistribution {
     var inFlight = false
     /// Per receive, whether it has completed (accumulate mode adds them in order).
     var arrived: UnsafeMutableBufferPointer<Bool>
+    /// Per receive, its MPI messages not yet completed (during `complete`).
+    var partsLeft: UnsafeMutableBufferPointer<Int>
+    /// Per receive request, in the order `begin` posts them, the receive it is part of.
+    let receiveRequestMessage: [Int]
 
     /// Parts of this rank's target read rect (global coordinates) that arrive from other
     /// ranks: what `finish` writes (copy mode) or adds to (accumulate mode). Everything else
@@ -98,11 +102,19 @@ public final class Redistribution {
         self.outgoingRegions = plan.sends.flatMap(\.rects)
         self.arrived = .allocate(capacity: plan.receives.count)
         self.arrived.initialize(repeating: false)
-        self.requests = RequestSet(capacity: plan.sends.count + plan.receives.count)
+        self.partsLeft = .allocate(capacity: plan.receives.count)
+        self.partsLeft.initialize(repeating: 0)
+        let program = self.program
+        self.receiveRequestMessage = program.receives.indices.flatMap { k in
+            [Int](repeating: k, count: program.parts(program.receives[k]))
+        }
+        self.requests = RequestSet(
+            capacity: (program.sends + program.receives).reduce(0) { $0 + program.parts($1) })
     }
 
     deinit {
         arrived.deallocate()
+        partsLeft.deallocate()
         sendScratch?.deallocate()
         receiveScratch?.deallocate()
     }

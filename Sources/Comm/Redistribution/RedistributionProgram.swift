@@ -19,7 +19,28 @@ struct RedistributionProgram: Hashable, Sendable {
         /// When the message is a single contiguous run of the local buffer (source storage
         /// for a send, target storage for a receive): the run's first element there.
         let contiguousOffset: Int?
+        /// When the message travels as several MPI messages, one per run (`Run`): rows of a
+        /// blocked shard per image, say. Decided from the tensor's shape alone, so that
+        /// sender and receiver split it alike.
+        let runs: [Run]?
     }
+
+    /// One contiguous run of a message that travels on its own: `count` elements at
+    /// `offset` of the local buffer, and at `position` of the message (in scratch, from
+    /// the message's own `offset`).
+    struct Run: Hashable, Sendable {
+        let offset: Int
+        let position: Int
+        let count: Int
+    }
+
+    /// A message split into runs only when each is long enough for Open MPI to read it
+    /// with one CMA copy (its shared-memory transport copies messages over its 4 KB eager
+    /// limit straight between the processes; 2048 elements are 8 KB of Float) and there
+    /// are few of them: shorter runs cost more as messages of their own, each copied
+    /// twice through shared-memory fragments, than packed into one.
+    static let minimumRunElements = 2048
+    static let maximumRuns = 64
 
     let plan: RedistributionPlan
     /// The rect the source buffer stores, and the one the destination buffer stores.
@@ -67,10 +88,21 @@ struct RedistributionProgram: Hashable, Sendable {
                 if boxes.count == 1, let box = boxes.first, box.rows == 1, box.outerSizes.isEmpty {
                     contiguousOffset = packing ? box.sourceOffset : box.destinationOffset
                 }
+                var runs: [Run]?
+                if transfer.rects.count == 1, let rect = transfer.rects.first,
+                   let pieces = Self.runs(of: rect, shape: plan.shape)
+                {
+                    let frame = packing ? sourceStorage : targetStorage
+                    var at = 0
+                    runs = pieces.map { piece in
+                        defer { at += piece.volume }
+                        return Run(offset: frame.linearIndex(of: piece.origin), position: at, count: piece.volume)
+                    }
+                }
                 result.append(
                     Message(
                         peer: transfer.peer, offset: offset, count: position - offset, boxes: boxes,
-                        contiguousOffset: contiguousOffset))
+                        contiguousOffset: contiguousOffset, runs: runs))
                 offset = position
             }
             return (result, offset)
@@ -86,10 +118,33 @@ struct RedistributionProgram: Hashable, Sendable {
     }
 
     /// Whether receive `message` lands straight in the destination buffer, as plain bytes:
-    /// in copy mode, when it is one contiguous run there. Other receives land in the
-    /// receive scratch and are unpacked (or added) from there.
+    /// in copy mode, when it is one contiguous run there or travels as runs. Other receives
+    /// land in the receive scratch and are unpacked (or added) from there.
     func receivesInPlace(_ message: Message) -> Bool {
-        plan.mode == .copy && message.contiguousOffset != nil
+        plan.mode == .copy && (message.contiguousOffset != nil || message.runs != nil)
+    }
+
+    /// Number of MPI messages of `message` (its runs, or one).
+    func parts(_ message: Message) -> Int { message.runs?.count ?? 1 }
+
+    /// `rect` of a tensor of `shape` cut into the runs it travels as, in row-major order,
+    /// or nil when it travels as one message. A run keeps every dimension from the first
+    /// one where `rect` is not whole in the tensor, going inwards (`j`), and takes one
+    /// index of each dimension before: every dimension after `j` is then whole in the
+    /// tensor, hence in any buffer storing part of it, so each run is contiguous in the
+    /// sender's buffer and in the receiver's alike, whatever their rects.
+    static func runs(of rect: Rect, shape: [Int]) -> [Rect]? {
+        let d = rect.dimensions
+        guard d == shape.count, !rect.isEmpty else { return nil }
+        var j = d - 1
+        while j > 0 && rect.origin[j] == 0 && rect.size[j] == shape[j] { j -= 1 }
+        let length = (j..<d).reduce(1) { $0 * rect.size[$1] }
+        let count = rect.volume / length
+        guard count >= 2, count <= maximumRuns, length >= minimumRunElements else { return nil }
+        let outer = Rect(ranges: (0..<j).map { rect.range($0) })
+        return outer.points.map { p in
+            Rect(origin: p + Array(rect.origin[j...]), size: [Int](repeating: 1, count: j) + Array(rect.size[j...]))
+        }
     }
 
     /// Packs message `message` from the source buffer into the send scratch (`scratch` is

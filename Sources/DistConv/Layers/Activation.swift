@@ -11,6 +11,11 @@ struct ActivationLayer: ShardLayer {
     let layout: ActivationLayout
     let block: Rect
     var backwardReadsOutput: Bool { true }
+    /// ReLU on oneDNN in a blocked layout: its strided loops (`Activation+Strided.swift`).
+    var takesStridedOutput: Bool {
+        if case .blocked = layout { return function == .relu && onednn }
+        return false
+    }
 
     init(function: Activation, regions: ShardRegions) {
         self.function = function
@@ -31,6 +36,10 @@ struct ActivationLayer: ShardLayer {
     }
 
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
+        if let runs = io.yRuns, let x = floats(io.cx).baseAddress, let y = floats(io.y).baseAddress {
+            Self.reluForward(x: x, y: y, runs: runs)
+            return 0
+        }
         if let k = io.kernels as? DNNLElementwise {
             k.forward(x: floats(io.cx), y: floats(io.y))
             return 0
@@ -45,6 +54,12 @@ struct ActivationLayer: ShardLayer {
 
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
         guard let dx = io.dx else { return }
+        if io.yRuns != nil || io.dyRuns != nil, let y = floats(io.cy).baseAddress, let dy = floats(io.cdy).baseAddress,
+           let d = floats(dx).baseAddress, let runs = io.yRuns ?? io.dyRuns
+        {
+            Self.reluBackward(y: y, yRuns: io.yRuns ?? runs.dense(), dy: dy, dyRuns: io.dyRuns ?? runs.dense(), dx: d)
+            return
+        }
         if let k = io.kernels as? DNNLElementwise {
             // ReLU's saved tensor is its input; y > 0 exactly where x > 0, so y serves.
             k.backward(saved: floats(io.cy), dy: floats(io.cdy), dx: floats(dx))

@@ -21,6 +21,10 @@ protocol ShardLayer: Sendable {
     /// What backward reads besides `dy`: the forward input, the forward output.
     var backwardReadsInput: Bool { get }
     var backwardReadsOutput: Bool { get }
+    /// Forward can write its output, and backward read its output and output gradient,
+    /// through a strided view (`LayerIO.yRuns`, `dyRuns`): the plan then lets it write
+    /// straight into its consumer's halo'd input even where its block is not one run there.
+    var takesStridedOutput: Bool { get }
 
     /// Fills this rank's part `rect` of parameter `index` (of global `shape`) with its
     /// initial values (PyTorch's defaults), from the seed and the global element index.
@@ -51,6 +55,7 @@ extension ShardLayer {
     var indexCount: Int { 0 }
     var backwardReadsInput: Bool { false }
     var backwardReadsOutput: Bool { false }
+    var takesStridedOutput: Bool { false }
     func initialize<T: RuntimeScalar>(parameter index: Int, shape: [Int], rect: Rect, seed: UInt64,
                                       values: UnsafeMutableBufferPointer<T>) {}
     func stateDictEntry(parameter index: Int, op: Op, shape: [Int]) -> (name: String, shape: [Int]) {
@@ -98,6 +103,10 @@ struct LayerIO<T: RuntimeScalar> {
     var labels: UnsafeMutableBufferPointer<Int32>
     /// The layer's oneDNN primitives (`ShardLayer.makeKernels`), when it has them.
     var kernels: AnyObject?
+    /// Where `y` and `dy` are strided views of a larger buffer (`ShardLayer.takesStridedOutput`):
+    /// their runs; nil where dense.
+    var yRuns: StridedRuns? = nil
+    var dyRuns: StridedRuns? = nil
 
     var cx: UnsafeBufferPointer<T> { UnsafeBufferPointer(x) }
     var cy: UnsafeBufferPointer<T> { UnsafeBufferPointer(y) }

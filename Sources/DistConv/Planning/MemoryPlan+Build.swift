@@ -68,7 +68,8 @@ extension MemoryPlan {
             guard let region = t.storage(rank: r), !region.isEmpty else { continue }
             shards.append(TensorShard(tensor: t.name, role: t.role, region: region, bytes: element * region.volume))
         }
-        let arena = execution.buffers.map { b in
+        // Aliases (views of another buffer's interior, `ExecutionPlan.Alias`) allocate nothing.
+        let arena = execution.buffers.filter { $0.alias == nil }.map { b in
             (shard: TensorShard(tensor: b.name, role: role(b.kind), region: b.region, bytes: element * b.count),
              lifetime: slots[b.lifetime.lowerBound]...slots[b.lifetime.upperBound])
         }

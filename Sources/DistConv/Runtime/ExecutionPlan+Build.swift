@@ -76,6 +76,7 @@ struct PlanBuilder {
         guard let b = buffer else { return }
         let l = buffers[b].lifetime
         buffers[b].lifetime = min(l.lowerBound, step)...max(l.upperBound, step)
+        if let base = buffers[b].alias?.of { use(base, at: step) }
     }
 
     func rects(_ access: OpPartition.Access?) -> [Rect] {

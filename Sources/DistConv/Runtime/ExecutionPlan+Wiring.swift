@@ -68,6 +68,11 @@ extension PlanBuilder {
                     writes: t.isPartialSum ? primaryOnly(writes, of: model.ops[p]) : writes.map { $0 },
                     reads: inRects, mode: t.isPartialSum ? .accumulate : .copy, from: from, into: x ?? 0,
                     zeroFirst: t.isPartialSum, layout: takes)
+                if !t.isPartialSum, inputReorder == nil, model.ops.filter({ $0.input == input }).count == 1,
+                   let e = inputExchange, share(from, into: e.into, strided: steps[p - 1].layer.takesStridedOutput)
+                {
+                    inputExchange = inPlace(e)
+                }
             }
         } else {
             x = add("\(input)@\(op.name)", .input, inRects[rank], at: 0)
@@ -130,7 +135,10 @@ extension PlanBuilder {
         let b = backwardStep(i)
         let output = s.op.outputs[0]
         let consumers = steps.filter { $0.op.input == output }
-        if s.y != nil, consumers.count == 1, let c = consumers.first, let e = c.inputExchange, e.mode == .copy,
+        if let y = s.y, buffers[y].alias != nil {
+            // The output is a view of the consumer's input: read there, in place.
+            use(y, at: b)
+        } else if s.y != nil, consumers.count == 1, let c = consumers.first, let e = c.inputExchange, e.mode == .copy,
            c.inputReorder == nil, let inRects = forward[c.index].distInput,
            zip(writeRects(output), inRects).allSatisfy({ $1.contains($0) })
         {
@@ -205,11 +213,23 @@ extension PlanBuilder {
                 let dx = add("\(input).grad@\(op.name)", .inputGradient, inRects[rank], at: b, layout: takes)
                 let (g, first) = gradientBuffer(input, at: b)
                 s.dx = dx
-                s.gradientExchange = exchange(
+                let e = exchange(
                     tensor: "\(input).grad", shape: t.dim,
                     writes: t.isPartialSum ? inRects.map { $0 } : primaryOnly(inRects, of: op),
                     reads: writeRects(input), mode: t.isPartialSum ? .copy : .accumulate, from: dx, into: g,
                     zeroFirst: !t.isPartialSum && first, layout: takes)
+                // The gradient over the producer's block as a view of this op's input
+                // gradient: the reverse halo adds the peers' parts in place. A replica's
+                // own part must not count (it adds only the primaries'), so it keeps its
+                // own buffer.
+                let strided = producer[input].map { steps[$0.op - 1].layer.takesStridedOutput } ?? false
+                if !t.isPartialSum, first, consumers.count == 1, op.isPrimary(rank: rank),
+                   share(g, into: dx, strided: strided)
+                {
+                    s.gradientExchange = inPlaceGradient(e)
+                } else {
+                    s.gradientExchange = e
+                }
             }
         }
         if s.loadsData && inputGradient, let input = op.input, let inRects = forward[i].distInput {

@@ -58,6 +58,29 @@ public struct ExecutionPlan: Sendable {
         public var layout: ActivationLayout = .nchw
         /// Steps it is alive, both ends included.
         public var lifetime: ClosedRange<Int>
+        /// Set when the buffer has no memory of its own but is a view of part of another
+        /// (see `Alias`); the arena allocates nothing for it.
+        public var alias: Alias? = nil
+    }
+
+    /// A buffer that is the interior of another: a producer's output block inside its
+    /// consumer's halo'd input, or a gradient over the producer's block inside the
+    /// consumer's halo'd input gradient; contiguous, or strided for layers that take it.
+    /// The base's lifetime covers the alias's.
+    public struct Alias: Sendable, Equatable {
+        /// The buffer it is part of.
+        public var of: Int
+        /// Its first element there.
+        public var offset: Int
+        /// Where its runs lie from there, when it is not one contiguous run (only for a
+        /// layer that `takesStridedOutput`); the view spans `runs.span` elements.
+        public var runs: StridedRuns?
+
+        public init(of: Int, offset: Int, runs: StridedRuns? = nil) {
+            self.of = of
+            self.offset = offset
+            self.runs = runs
+        }
     }
 
     /// One redistribution between two buffers of this rank.
@@ -149,10 +172,11 @@ public struct ExecutionPlan: Sendable {
     public func buffer(named name: String) -> Buffer? { buffers.first { $0.name == name } }
 
     /// Arena requests in bytes for elements of `elementSize`, sizes rounded up to
-    /// `alignment`.
+    /// `alignment`; an alias asks for none (its base holds it).
     public func arenaRequests(elementSize: Int, alignment: Int = 64) -> [ArenaRequest] {
         buffers.map {
-            ArenaRequest(size: ($0.count * elementSize + alignment - 1) / alignment * alignment, lifetime: $0.lifetime)
+            ArenaRequest(size: $0.alias == nil ? ($0.count * elementSize + alignment - 1) / alignment * alignment : 0,
+                         lifetime: $0.lifetime)
         }
     }
 

@@ -57,8 +57,7 @@ extension Network {
                     continue
                 }
                 let t0 = StepTimer.now()
-                if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
-                e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+                run(e, ex)
                 timer.add(ex.mode == .copy ? "halo/layout exchange" : "partial-sum reduction", since: t0)
             }
             Activity.set(.forward, op: k)
@@ -110,8 +109,7 @@ extension Network {
                 timer.add("\(s.op.kind.typeName) backward", since: t0)
                 Activity.set(.backwardExchange, op: k)
                 let t1 = StepTimer.now()
-                if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
-                e.execute(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+                run(e, ex)
                 timer.add(ex.mode == .accumulate ? "reverse halo/layout exchange" : "partial-sum gradient copy", since: t1)
             } else {
                 let t0 = StepTimer.now()
@@ -142,7 +140,7 @@ extension Network {
     func forwardOverlapped(_ layer: any OverlappingLayer, _ k: Int, _ e: Redistribution, _ ex: ExecutionPlan.Exchange,
                            _ strips: [(rows: Range<Int>, cols: Range<Int>)]) {
         let t0 = StepTimer.now()
-        let pending = e.start(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+        let pending = begin(e, ex)
         let t1 = StepTimer.now()
         timer.add("halo/layout exchange", since: t0)
         layer.forwardBeforeHalo(io[k])
@@ -167,8 +165,7 @@ extension Network {
         layer.backwardInput(backwardIO[k])
         let t1 = StepTimer.now()
         timer.add(name, since: t0)
-        if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
-        let pending = e.start(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
+        let pending = begin(e, ex)
         let t2 = StepTimer.now()
         timer.add("reverse halo/layout exchange", since: t1)
         layer.backwardParameters(backwardIO[k])
@@ -178,6 +175,20 @@ extension Network {
         Activity.set(.backwardExchange, op: k)
         pending.finish()
         timer.add("reverse halo/layout exchange", since: t3)
+    }
+
+    /// Runs exchange `ex` of the plan: in place when its source and target are one buffer
+    /// (`ExecutionPlan.Alias`), otherwise from one into the other (zeroed first if so
+    /// planned).
+    func run(_ e: Redistribution, _ ex: ExecutionPlan.Exchange) {
+        begin(e, ex).finish()
+    }
+
+    /// Starts exchange `ex` (see `run`); the caller finishes it.
+    func begin(_ e: Redistribution, _ ex: ExecutionPlan.Exchange) -> PendingRedistribution<T> {
+        if ex.from == ex.into { return e.start(buffers[ex.into]) }
+        if ex.zeroFirst { buffers[ex.into].update(repeating: 0) }
+        return e.start(from: UnsafeBufferPointer(buffers[ex.from]), into: buffers[ex.into])
     }
 
     /// Starts bucket `b`'s allreduce. At most `Network.bucketsInFlight` run at once: MPI

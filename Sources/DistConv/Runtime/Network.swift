@@ -86,8 +86,11 @@ public final class Network<T: RuntimeScalar> {
         }
         arena = .allocate(byteCount: max(arenaBytes, 64), alignment: 64)
         let base = arena.bindMemory(to: T.self, capacity: max(arenaBytes, 64) / MemoryLayout<T>.stride)
-        buffers = zip(plan.buffers, offsets).map { b, offset in
-            UnsafeMutableBufferPointer(start: base + offset / MemoryLayout<T>.stride, count: b.count)
+        // An alias is a view of its base's memory (`ExecutionPlan.Alias`).
+        buffers = plan.buffers.enumerated().map { k, b in
+            let owner = b.alias?.of ?? k
+            let start = base + offsets[owner] / MemoryLayout<T>.stride + (b.alias?.offset ?? 0)
+            return UnsafeMutableBufferPointer(start: start, count: b.alias?.runs?.span ?? b.count)
         }
 
         // Replicated parameters' gradients in the order backward completes them.
@@ -162,7 +165,8 @@ public final class Network<T: RuntimeScalar> {
                 parameters: s.parameters.map { parameters[$0].value }, gradients: gradients,
                 workspace: view(s.forwardWorkspace) ?? none, state: state,
                 indices: track(Self.allocate(s.layer.indexCount)),
-                labels: track(Self.allocate(s.regions.labels?.count ?? 0)), kernels: kernels))
+                labels: track(Self.allocate(s.regions.labels?.count ?? 0)), kernels: kernels,
+                yRuns: s.y.flatMap { plan.buffers[$0].alias?.runs }, dyRuns: s.dy.flatMap { plan.buffers[$0].alias?.runs }))
             var back = io[io.count - 1]
             back.workspace = view(s.backwardWorkspace) ?? none
             if let e = s.outputRecovery { back.y = buffers[e.into] }
