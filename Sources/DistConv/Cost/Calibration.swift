@@ -1,0 +1,126 @@
+import Comm
+import Foundation
+import Kernels
+
+/// `distconv calibrate`: times this machine's kernels, memory copies and messages into a
+/// `MachineProfile`.
+///
+/// Every rank of the job times the same works at the same moment (a barrier before
+/// each), as in training, where the ranks of a node share its memory bandwidth and
+/// caches; a work's figure is the slowest rank's median. Each timing repeats the call
+/// enough times to last `callSeconds` (so the clock's resolution does not matter), a few
+/// times over (`repetitions`), after one untimed warm-up call that also builds oneDNN's
+/// primitives, as the runtime's first step does.
+public struct Calibration {
+    public struct Options: Sendable {
+        /// Fewer sample shapes, fewer repetitions and messages: a few seconds.
+        public var quick = false
+        /// Models whose works (every rank's, under each fixed grid policy at 1, 2 and 4
+        /// ranks) are timed too, so a prediction for them finds exact samples.
+        public var models: [(model: Model, data: String)] = []
+        /// Between nodes; not measured (one node), written as given.
+        public var interNode = Calibration.typicalInterNode
+        /// Timed repetitions per work (the median counts); 5, or 3 when quick.
+        public var repetitions: Int?
+        public var callSeconds: Double?
+
+        public init() {}
+    }
+
+    /// 100 Gb/s InfiniBand (EDR) as MPI sees it: ~2 us per message, ~12 GB/s.
+    public static let typicalInterNode = LinkCost(alpha: 2e-6, beta: 1 / 12e9)
+
+    public let options: Options
+    public let communicator: Communicator
+    /// Called with a line of progress on rank 0 (the work being timed, every 10th).
+    public var progress: (String) -> Void = { _ in }
+
+    public init(options: Options, communicator: Communicator) {
+        self.options = options
+        self.communicator = communicator
+    }
+
+    var repetitions: Int { options.repetitions ?? (options.quick ? 3 : 5) }
+    var callSeconds: Double { options.callSeconds ?? (options.quick ? 2e-4 : 2e-3) }
+
+    /// Measures everything and returns the profile (the same on every rank). Collective.
+    public func run() throws -> MachineProfile {
+        var works = Self.sweep(quick: options.quick)
+        for (model, data) in options.models {
+            works += try Self.works(of: model, data: data, rankCounts: [1, 2, 4])
+        }
+        var seen = Set<KernelWork>()
+        works = works.filter { seen.insert($0).inserted }
+        let samples = try time(works)
+        let copy = Self.fit(try copyTimings())
+        let pingPong = try messageTimings()
+        let intra = pingPong.isEmpty ? LinkCost(alpha: 0, beta: 0) : Self.fit(pingPong)
+        return MachineProfile(machine: Self.machineDescription(ranks: communicator.size),
+                              ranksPerNode: try ranksPerNode(), threadsPerRank: BLASInfo.threads, copy: copy,
+                              intraNode: intra, interNode: options.interNode, kernels: samples)
+    }
+
+    /// Times `works` on every rank at once; the slowest rank's median per work.
+    public func time(_ works: [KernelWork]) throws -> [MachineProfile.Sample] {
+        var samples: [MachineProfile.Sample] = []
+        for (i, work) in works.enumerated() {
+            if i % 10 == 0 { progress("timing \(i + 1)/\(works.count): \(work)") }
+            let trial = try CalibrationTrial.make(work)
+            try communicator.barrier()
+            trial.run()
+            let once = Self.seconds { trial.run() }
+            // Every rank repeats the call as often as the slowest needs, so they run together.
+            let calls = max(1, min(10_000, Int((callSeconds / max(try communicator.allreduce(once, .max), 1e-9)).rounded(.up))))
+            var times: [Double] = []
+            for _ in 0..<repetitions {
+                times.append(Self.seconds { for _ in 0..<calls { trial.run() } } / Double(calls))
+            }
+            let median = times.sorted()[times.count / 2]
+            samples.append(MachineProfile.Sample(work: work, seconds: try communicator.allreduce(median, .max)))
+        }
+        return samples
+    }
+
+    static func seconds(_ body: () -> Void) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Least squares of `seconds = alpha + bytes * beta`, each point weighted by the
+    /// inverse of its time so that small and large sizes count alike (an unweighted fit
+    /// lets the largest message decide alpha). Negative parts clamp to 0.
+    static func fit(_ points: [(bytes: Int, seconds: Double)]) -> LinkCost {
+        var sw = 0.0, sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0
+        for p in points where p.seconds > 0 {
+            let w = 1 / (p.seconds * p.seconds), x = Double(p.bytes)
+            sw += w; sx += w * x; sy += w * p.seconds; sxx += w * x * x; sxy += w * x * p.seconds
+        }
+        let det = sw * sxx - sx * sx
+        guard det > 0 else { return LinkCost(alpha: sw > 0 ? sy / sw : 0, beta: 0) }
+        var beta = (sw * sxy - sx * sy) / det
+        var alpha = (sy - beta * sx) / sw
+        if beta < 0 { beta = 0; alpha = sy / sw }
+        if alpha < 0 { alpha = 0; beta = sxy / sxx }
+        return LinkCost(alpha: alpha, beta: beta)
+    }
+
+    /// Ranks per node: ranks with the same processor name (compared by a hash), the
+    /// fewest on any node.
+    func ranksPerNode() throws -> Int {
+        let name = try communicator.processorName()
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in name.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01B3 }
+        let all = try communicator.allgather(Int(truncatingIfNeeded: hash))
+        return all.map { h in all.filter { $0 == h }.count }.min() ?? 1
+    }
+
+    /// "Intel(R) Xeon(R) ..., 2 cores, 2 ranks" from /proc/cpuinfo.
+    static func machineDescription(ranks: Int) -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = info.split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return "\(model), \(cores) cores, \(ranks) rank\(ranks == 1 ? "" : "s") timed at once, \(BLASInfo.coreName) BLAS"
+    }
+}
