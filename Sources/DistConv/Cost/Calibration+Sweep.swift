@@ -69,7 +69,7 @@ extension Calibration {
             w.append(KernelWork(kind: .reorder, input: [1, c, s, s], output: [1, c, s, s], block: 16))
             w.append(KernelWork(kind: .reorder, input: [1, c, s, s], output: [1, c, s, s], block: 16, variant: "to_nchw"))
         }
-        for (n, k, m) in [(8, [512, 7, 7], 4096), (8, [4096, 1, 1], 4096), (8, [4096, 1, 1], 1000), (64, [32, 7, 7], 10)] {
+        for (n, k, m) in [(8, [512, 7, 7], 256), (8, [4096, 1, 1], 4096), (8, [4096, 1, 1], 1000), (64, [32, 7, 7], 10)] {
             for kind in [KernelWork.Kind.linearForward, .linearBackwardData, .linearBackwardWeights] {
                 w.append(KernelWork(kind: kind, input: [n] + k, output: [n, m, 1, 1]))
             }
@@ -87,7 +87,7 @@ extension Calibration {
             w.append(KernelWork(kind: .dataLoad, input: [], output: shape, variant: "npy"))
         }
         w.append(KernelWork(kind: .dataLoad, input: [], output: [16, 1, 28, 28], variant: "idx"))
-        for count in [1_000, 100_000, 10_000_000] {
+        for count in [1_000, 100_000, 3_000_000] {
             for variant in ["momentum", "sgd", "adam"] {
                 w.append(KernelWork(kind: .optimizerUpdate, input: [], output: [count], variant: variant))
             }
