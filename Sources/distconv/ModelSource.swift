@@ -18,15 +18,17 @@ struct ModelSource: ParsableArguments {
     @Option(help: "With --graph: image height and width (default: the graph's).")
     var imageSize: Int?
 
-    @Option(help: "Grid policy batch, spatial or hybrid (default: spatial for --graph, the file's grids for --model).")
-    var grid: GridPolicy?
+    @Option(help: "Grid policy batch, spatial, hybrid or auto (searched with the cost model; default: spatial for --graph, the file's grids for --model).")
+    var grid: GridChoice?
 
     /// The model with its grids for `ranks` ranks, the imported graph (for its totals),
     /// and the grid policy applied, if any. With `deriveGrids`, a model file whose grids
     /// are written for another rank count (or not at all) gets the spatial policy's (the
-    /// rule `train` states); `classes` re-sizes the classifier.
-    func load(ranks: Int, deriveGrids: Bool = false, classes: Int? = nil) throws
-        -> (model: Model, imported: ImportedGraph?, policy: GridPolicy?)
+    /// rule `train` states); `classes` re-sizes the classifier. `--grid auto` takes its
+    /// grids from `search` (the cost model's grid search), which the command provides.
+    func load(ranks: Int, deriveGrids: Bool = false, classes: Int? = nil,
+              search: ((Model) throws -> Model)? = nil) throws
+        -> (model: Model, imported: ImportedGraph?, policy: String?)
     {
         if let batch, !(1...1 << 20).contains(batch) {
             throw CLIError("--batch is \(batch); it must be from 1 to \(1 << 20)")
@@ -45,8 +47,8 @@ struct ModelSource: ParsableArguments {
                 imported.modelFile = imported.modelFile.resized(classes: classes)
                 imported.model = try Model(file: imported.modelFile, source: path)
             }
-            let policy = grid ?? .spatial
-            return (try policy.apply(to: imported.model, ranks: ranks), imported, policy)
+            let choice = grid ?? .spatial
+            return (try choice.apply(to: imported.model, ranks: ranks, search: search), imported, choice.rawValue)
         case (nil, let path?):
             if !deriveGrids {
                 guard batch == nil, imageSize == nil else {
@@ -54,33 +56,46 @@ struct ModelSource: ParsableArguments {
                 }
             }
             let file = try ModelFile.load(path: path)
-            return try resolve(file, source: path, ranks: ranks, deriveGrids: deriveGrids, classes: classes)
+            return try resolve(file, source: path, ranks: ranks, deriveGrids: deriveGrids, classes: classes, search: search)
         case (nil, nil):
             guard deriveGrids else { throw CLIError("give --model FILE or --graph FILE") }
             let file = try ModelFile(json: Data(ModelFile.defaultModelJSON.utf8), source: ModelFile.defaultModelName)
-            return try resolve(file, source: ModelFile.defaultModelName, ranks: ranks, deriveGrids: true, classes: classes)
+            return try resolve(file, source: ModelFile.defaultModelName, ranks: ranks, deriveGrids: true, classes: classes,
+                               search: search)
         case (_?, _?): throw CLIError("give --model or --graph, not both")
         }
     }
 
-    private func resolve(_ file: ModelFile, source: String, ranks: Int, deriveGrids: Bool, classes: Int?) throws
-        -> (model: Model, imported: ImportedGraph?, policy: GridPolicy?)
+    private func resolve(_ file: ModelFile, source: String, ranks: Int, deriveGrids: Bool, classes: Int?,
+                         search: ((Model) throws -> Model)?) throws
+        -> (model: Model, imported: ImportedGraph?, policy: String?)
     {
         let resized = file.resized(batch: batch, imageSize: imageSize, classes: classes)
         let m = try Model(file: resized, source: source)
-        if let grid { return (try grid.apply(to: m, ranks: ranks), nil, grid) }
+        if let grid { return (try grid.apply(to: m, ranks: ranks, search: search), nil, grid.rawValue) }
         if deriveGrids && !resized.gridsSpan(ranks: ranks) {
-            return (try GridPolicy.spatial.apply(to: m, ranks: ranks), nil, .spatial)
+            return (try GridPolicy.spatial.apply(to: m, ranks: ranks), nil, "spatial")
         }
         if deriveGrids, (try? Partition(model: m, ranks: ranks)) == nil {
             // The file's grids do not fit this batch or image: derive them.
-            return (try GridPolicy.spatial.apply(to: m, ranks: ranks), nil, .spatial)
+            return (try GridPolicy.spatial.apply(to: m, ranks: ranks), nil, "spatial")
         }
         return (m, nil, nil)
     }
 }
 
-extension GridPolicy: ExpressibleByArgument {}
+/// `--grid`: a fixed policy, or `auto` (the cost model's grid search).
+enum GridChoice: String, ExpressibleByArgument, CaseIterable {
+    case batch, spatial, hybrid, auto
+
+    var policy: GridPolicy? { GridPolicy(rawValue: rawValue) }
+
+    func apply(to model: Model, ranks: Int, search: ((Model) throws -> Model)?) throws -> Model {
+        if let policy { return try policy.apply(to: model, ranks: ranks) }
+        guard let search else { throw CLIError("--grid auto is not available here") }
+        return try search(model)
+    }
+}
 
 /// Checks `--rank` against `--ranks`.
 func checkRank(_ rank: Int?, ranks: Int) throws {

@@ -149,7 +149,7 @@ struct TrainCommand: ParsableCommand {
             config.kernels = layout.kernels
             config.threads = threads
             config.overlap = !noOverlap
-            return try TrainingJob(model: loaded.model, policy: loaded.policy?.rawValue, data: dataSource,
+            return try TrainingJob(model: loaded.model, policy: loaded.policy, data: dataSource,
                                    note: fallback, configuration: config, communicator: comm)
         }
         let display = ProgressDisplay(mode: quiet ? .quiet : stdoutIsTerminal() ? .live : .plain) { text in
