@@ -25,8 +25,11 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Where to write the profile (JSON), replaced atomically.")
     var output: String = "profile.json"
 
-    @Option(help: "Also time every work of this model file under each grid policy at 1, 2 and 4 ranks (repeatable).")
+    @Option(help: "Also time every work of this model file under each grid policy at --model-ranks (repeatable).")
     var model: [String] = []
+
+    @Option(help: "Rank counts of --model's works, e.g. 2 or 1,2,4.")
+    var modelRanks: String = "1,2,4"
 
     @Option(help: "The data set of --model's runs: synthetic, idx or npy (default: idx for 1x28x28 images, else synthetic).")
     var data: String?
@@ -41,6 +44,11 @@ struct CalibrateCommand: ParsableCommand {
         var options = Calibration.Options()
         options.quick = quick
         if let interNode { options.interNode = try Self.link(interNode) }
+        let counts = modelRanks.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 4096 }) else {
+            throw CLIError("--model-ranks is '\(modelRanks)'; expected rank counts from 1 to 4096, e.g. 1,2,4")
+        }
+        options.modelRanks = counts.compactMap { $0 }
         if let data, !["synthetic", "idx", "npy"].contains(data) {
             throw CLIError("--data is '\(data)'; it must be synthetic, idx or npy")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 extension Calibration {
     /// The sample works timed without `--model`: every work of the default model (on
@@ -7,17 +8,28 @@ extension Calibration {
     /// find exact samples, and families of shapes of every kind from small shards to
     /// VGG-19's layers at 64 to 512 channels, between which a lookup interpolates.
     /// Quick: the default model at one rank and one or two shapes of every kind.
-    public static func sweep(quick: Bool) -> [KernelWork] {
-        var works: [KernelWork] = []
+    public static func sweep(quick: Bool) -> [KernelWork] { sweepWithLayouts(quick: quick).map(\.work) }
+
+    /// The sweep, each work with the layout its kernel reads (nil: its block's).
+    static func sweepWithLayouts(quick: Bool) -> [(work: KernelWork, input: ActivationLayout?)] {
+        var works: [(work: KernelWork, input: ActivationLayout?)] = []
         if let model = try? Model(file: ModelFile(json: Data(ModelFile.defaultModelJSON.utf8), source: "default"),
                                   source: "default") {
-            works += (try? Self.works(of: model, data: "idx", rankCounts: quick ? [1] : [1, 2, 4])) ?? []
+            works += ((try? Self.plannedWorks(of: model, data: "idx", rankCounts: quick ? [1] : [1, 2, 4])) ?? [])
+                .map { ($0.work, $0.input) }
         }
         if !quick, let model = try? Model(file: ModelFile(json: Data(convStackJSON.utf8), source: "conv-stack"),
                                           source: "conv-stack") {
-            works += (try? Self.works(of: model, data: "synthetic", rankCounts: [1, 2, 4])) ?? []
+            works += ((try? Self.plannedWorks(of: model, data: "synthetic", rankCounts: [1, 2, 4])) ?? [])
+                .map { ($0.work, $0.input) }
         }
-        return works + (quick ? quickFamilies : families)
+        // A first convolution reads NCHW data (block 1 marks it in the families).
+        return works + (quick ? quickFamilies : families).map { w in
+            guard w.kind.isConvolution, w.block == 1 else { return (w, nil) }
+            var blocked = w
+            blocked.block = ActivationLayout.preferred.blockSize
+            return (blocked, .nchw)
+        }
     }
 
     /// `examples/conv-stack.json`.
@@ -80,7 +92,9 @@ extension Calibration {
                                 variant: "tile 4x4"))
         }
         for (n, c) in [(32, 1000), (64, 10), (4, 10)] {
-            w.append(KernelWork(kind: .loss, input: [n, c, 1, 1], output: [1], variant: "softmax_cross_entropy"))
+            w.append(KernelWork(kind: .loss, input: [n, c, 1, 1], output: [n, 1, 1, 1], variant: "softmax_cross_entropy"))
+            w.append(KernelWork(kind: .loss, input: [n, c, 1, 1], output: [n, c, 1, 1],
+                                variant: "softmax_cross_entropy_backward"))
         }
         for shape in [[8, 3, 224, 224], [1, 16, 256, 256], [64, 1, 28, 28]] {
             w.append(KernelWork(kind: .dataLoad, input: [], output: shape, variant: "synthetic"))
@@ -120,11 +134,24 @@ extension Calibration {
             w.append(KernelWork(kind: kind, input: [1, 1, 13, 13], output: [1, 4, 10, 10], window: [4, 4, 2, 2],
                                 variant: "tile 2x2"))
         }
-        w.append(KernelWork(kind: .loss, input: [8, 10, 1, 1], output: [1], variant: "softmax_cross_entropy"))
+        w.append(KernelWork(kind: .loss, input: [8, 10, 1, 1], output: [8, 1, 1, 1], variant: "softmax_cross_entropy"))
         w.append(KernelWork(kind: .reorder, input: [1, 16, 16, 16], output: [1, 16, 16, 16], block: 16))
         w.append(KernelWork(kind: .dataLoad, input: [], output: [4, 1, 28, 28], variant: "synthetic"))
         w.append(KernelWork(kind: .dataLoad, input: [], output: [4, 1, 28, 28], variant: "npy"))
         w.append(KernelWork(kind: .optimizerUpdate, input: [], output: [10_000], variant: "momentum"))
+        w.append(KernelWork(kind: .reorder, input: [1, 16, 16, 16], output: [1, 16, 16, 16], block: 16, variant: "to_nchw"))
         return w
+    }
+}
+
+extension KernelWork.Kind {
+    var isConvolution: Bool { [.convolutionForward, .convolutionBackwardData, .convolutionBackwardWeights].contains(self) }
+}
+
+extension MachineProfile {
+    /// No samples, no links: for listing works with `StepCostModel`'s rules.
+    static var empty: MachineProfile {
+        MachineProfile(machine: "", ranksPerNode: 1, copy: LinkCost(alpha: 0, beta: 0), intraNode: LinkCost(alpha: 0, beta: 0),
+                       interNode: LinkCost(alpha: 0, beta: 0), kernels: [])
     }
 }

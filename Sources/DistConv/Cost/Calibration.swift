@@ -15,9 +15,11 @@ public struct Calibration {
     public struct Options: Sendable {
         /// Fewer sample shapes, fewer repetitions and messages: a few seconds.
         public var quick = false
-        /// Models whose works (every rank's, under each fixed grid policy at 1, 2 and 4
-        /// ranks) are timed too, so a prediction for them finds exact samples.
+        /// Models whose works (every rank's, under each fixed grid policy at each of
+        /// `modelRanks` ranks) are timed too, so a prediction for them finds exact samples.
         public var models: [(model: Model, data: String)] = []
+        /// The rank counts of `models`' works.
+        public var modelRanks = [1, 2, 4]
         /// Between nodes; not measured (one node), written as given.
         public var interNode = Calibration.typicalInterNode
         /// Timed repetitions per work (the median counts); 5, or 3 when quick.
@@ -45,12 +47,12 @@ public struct Calibration {
 
     /// Measures everything and returns the profile (the same on every rank). Collective.
     public func run() throws -> MachineProfile {
-        var works = Self.sweep(quick: options.quick)
+        var works = Self.sweepWithLayouts(quick: options.quick)
         for (model, data) in options.models {
-            works += try Self.works(of: model, data: data, rankCounts: [1, 2, 4])
+            works += try Self.plannedWorks(of: model, data: data, rankCounts: options.modelRanks)
         }
         var seen = Set<KernelWork>()
-        works = works.filter { seen.insert($0).inserted }
+        works = works.filter { seen.insert($0.work).inserted }
         let samples = try time(works)
         let copy = Self.fit(try copyTimings())
         let pingPong = try messageTimings()
@@ -62,10 +64,15 @@ public struct Calibration {
 
     /// Times `works` on every rank at once; the slowest rank's median per work.
     public func time(_ works: [KernelWork]) throws -> [MachineProfile.Sample] {
+        try time(works.map { ($0, nil) })
+    }
+
+    /// The same, each convolution reading its `input` layout (nil: its block's).
+    func time(_ works: [(work: KernelWork, input: ActivationLayout?)]) throws -> [MachineProfile.Sample] {
         var samples: [MachineProfile.Sample] = []
-        for (i, work) in works.enumerated() {
+        for (i, (work, input)) in works.enumerated() {
             if i % 10 == 0 { progress("timing \(i + 1)/\(works.count): \(work)") }
-            let trial = try CalibrationTrial.make(work)
+            let trial = try CalibrationTrial.make(work, input: input)
             try communicator.barrier()
             trial.run()
             let once = try communicator.allreduce(Self.seconds { trial.run() }, .max)

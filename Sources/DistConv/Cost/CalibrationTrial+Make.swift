@@ -11,18 +11,20 @@ extension CalibrationTrial {
     /// from the input shape (0 for an interior shard with its halo, the model's at an
     /// edge), which makes the same kernel call on the same amount of data.
     ///
-    /// Layouts: `block` is the layout the op reads (1: NCHW, 16: nChw16c); convolutions
-    /// write blocked (as the runtime does with oneDNN), the others write what they read.
+    /// Layouts (`StepCostModel`'s convention): `block` is the layout a convolution writes
+    /// and the one the other kinds read and write (1: NCHW, 16: nChw16c); a convolution
+    /// reads `input` (default: its `block`; the first one reads NCHW data).
     /// Variants: pooling `max`/`average`; element-wise `relu`/`tanh`/`sigmoid`/
-    /// `dropout`/`affine`; loss `softmax_cross_entropy`/`multiclass_svm`; reorder
+    /// `dropout`/`affine`/`flatten` (a copy); loss `softmax_cross_entropy`/
+    /// `multiclass_svm` (forward), the same with `_backward`, `evaluate`; reorder
     /// `to_nchw` (else NCHW to `block`); data `synthetic`/`idx`/`npy`; optimizer `sgd`/
     /// `momentum`/`adam`/`adamw`; locally connected `tile SYxSX` (default 4x4).
-    static func make(_ work: KernelWork) throws(CalibrationError) -> CalibrationTrial {
+    static func make(_ work: KernelWork, input: ActivationLayout? = nil) throws(CalibrationError) -> CalibrationTrial {
         let t = CalibrationTrial()
         do {
             switch work.kind {
             case .convolutionForward, .convolutionBackwardData, .convolutionBackwardWeights:
-                try t.convolution(work)
+                try t.convolution(work, input: input ?? layout(block: work.block))
             case .poolingForward, .poolingBackward: try t.pooling(work)
             case .batchNormForward, .batchNormBackward: try t.batchNorm(work)
             case .elementwiseForward, .elementwiseBackward: try t.elementwise(work)
@@ -70,7 +72,7 @@ extension CalibrationTrial {
         return (work.window[0], work.window[1], work.window[2], work.window[3])
     }
 
-    fileprivate func convolution(_ work: KernelWork) throws {
+    fileprivate func convolution(_ work: KernelWork, input: ActivationLayout) throws {
         let (n, c, h, w) = try nchw(work, work.input, "input")
         let (on, f, oh, ow) = try nchw(work, work.output, "output")
         let (kh, kw, sh, sw) = try window(work)
@@ -102,7 +104,7 @@ extension CalibrationTrial {
             }
             return
         }
-        let input = Self.layout(block: work.block), output = ActivationLayout.preferred
+        let output = Self.layout(block: work.block)
         let k = try DNNLConvolution(g, shard, batch: n, input: input, output: output, bias: true)
         retained.append(k)
         let x = floats(input.count(n: n, c: c, h: h, w: w)), y = floats(output.count(n: n, c: f, h: oh, w: ow))
@@ -198,6 +200,8 @@ extension CalibrationTrial {
             run = forward
                 ? { dropout_forward(shape: shape, rect: rect, p: 0.5, seed: 1, step: 1, x: UnsafeBufferPointer(x), y: y) }
                 : { dropout_backward(shape: shape, rect: rect, p: 0.5, seed: 1, step: 1, dy: UnsafeBufferPointer(x), dx: dx) }
+        case "flatten":
+            run = { _ = y.update(fromContentsOf: UnsafeBufferPointer(forward ? x : dx)) }
         case "affine":
             let b = floats(c * h * w), db = floats(b.count)
             try check(work, layout == .nchw, "affine runs in NCHW")
@@ -285,20 +289,24 @@ extension CalibrationTrial {
         let n = shape[0], classes = shape[1...].reduce(1, *)
         let logits = floats(n * classes), probs = floats(n * classes), dlogits = floats(n * classes)
         let labels = UnsafeBufferPointer(indices(n, below: classes))
-        if work.variant == "multiclass_svm" {
-            run = {
-                _ = multiclass_svm_forward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels,
-                                           globalBatch: n)
-                multiclass_svm_backward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels,
-                                        globalBatch: n, dscores: dlogits)
-            }
-        } else {
-            run = {
-                _ = softmax_cross_entropy_forward(batch: n, classes: classes, logits: UnsafeBufferPointer(logits),
-                                                  labels: labels, globalBatch: n, probs: probs)
-                softmax_cross_entropy_backward(batch: n, classes: classes, probs: UnsafeBufferPointer(probs),
-                                               labels: labels, globalBatch: n, dlogits: dlogits)
-            }
+        let backward = work.variant.hasSuffix("_backward")
+        switch backward ? String(work.variant.dropLast("_backward".count)) : work.variant {
+        case "evaluate":
+            run = { _ = accuracy_count(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels) }
+        case "multiclass_svm":
+            run = backward
+                ? { multiclass_svm_backward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels,
+                                            globalBatch: n, dscores: dlogits) }
+                : { _ = multiclass_svm_forward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits),
+                                               labels: labels, globalBatch: n) }
+        case "", "softmax_cross_entropy":
+            run = backward
+                ? { softmax_cross_entropy_backward(batch: n, classes: classes, probs: UnsafeBufferPointer(probs),
+                                                   labels: labels, globalBatch: n, dlogits: dlogits) }
+                : { _ = softmax_cross_entropy_forward(batch: n, classes: classes, logits: UnsafeBufferPointer(logits),
+                                                      labels: labels, globalBatch: n, probs: probs) }
+        default:
+            throw CalibrationError(work, "unknown loss variant '\(work.variant)'")
         }
     }
 
