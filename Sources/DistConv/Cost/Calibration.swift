@@ -1,6 +1,7 @@
 import Comm
 import Foundation
 import Kernels
+import Synchronization
 
 /// `distconv calibrate`: times this machine's kernels, memory copies and messages into a
 /// `MachineProfile`.
@@ -25,6 +26,9 @@ public struct Calibration {
         /// Timed repetitions per work (the median counts); 5, or 3 when quick.
         public var repetitions: Int?
         public var callSeconds: Double?
+        /// Evict the caches before each timed call (see `time`); `DISTCONV_CALIBRATE_HOT=1`
+        /// turns it off, for comparison.
+        public var coldCaches = ProcessInfo.processInfo.environment["DISTCONV_CALIBRATE_HOT"] != "1"
 
         public init() {}
     }
@@ -81,13 +85,36 @@ public struct Calibration {
             // Calls past 20 ms vary little between runs: three repetitions keep the total short.
             var times: [Double] = []
             for _ in 0..<(once > 0.02 ? min(3, repetitions) : repetitions) {
-                times.append(Self.seconds { for _ in 0..<calls { trial.run() } } / Double(calls))
+                if options.coldCaches {
+                    // In a training step each kernel reads what earlier ones wrote among
+                    // megabytes of other tensors: time every call after evicting the
+                    // caches (writing 8 MiB, twice an L2), one call at a time.
+                    var total = 0.0
+                    let calls = min(calls, 5)
+                    for _ in 0..<calls {
+                        evict()
+                        total += Self.seconds { trial.run() }
+                    }
+                    times.append(total / Double(calls))
+                } else {
+                    times.append(Self.seconds { for _ in 0..<calls { trial.run() } } / Double(calls))
+                }
             }
             let median = times.sorted()[times.count / 2]
             samples.append(MachineProfile.Sample(work: work, seconds: try communicator.allreduce(median, .max)))
         }
         return samples
     }
+
+    /// Writes `evictionBuffer` once over, pushing the trial's buffers out of L1 and L2
+    /// (and much of a shared L3).
+    func evict() {
+        Self.evictionBuffer.withLock { b in
+            for i in stride(from: 0, to: b.count, by: 16) { b[i] &+= 1 }
+        }
+    }
+
+    static let evictionBuffer = Mutex(UnsafeMutableBufferPointer<UInt32>.allocate(capacity: 2 << 20).initialized())
 
     static func seconds(_ body: () -> Void) -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -130,5 +157,12 @@ public struct Calibration {
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
         let cores = ProcessInfo.processInfo.activeProcessorCount
         return "\(model), \(cores) cores, \(ranks) rank\(ranks == 1 ? "" : "s") timed at once, \(BLASInfo.coreName) BLAS"
+    }
+}
+
+extension UnsafeMutableBufferPointer where Element == UInt32 {
+    func initialized() -> Self {
+        initialize(repeating: 0)
+        return self
     }
 }
