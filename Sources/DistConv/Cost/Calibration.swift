@@ -14,7 +14,7 @@ import Synchronization
 /// primitives, as the runtime's first step does.
 public struct Calibration {
     public struct Options: Sendable {
-        /// Fewer sample shapes, fewer repetitions and messages: a few seconds.
+        /// Fewer sample shapes and message sizes: a few seconds.
         public var quick = false
         /// Models whose works (every rank's, under each fixed grid policy at each of
         /// `modelRanks` ranks) are timed too, so a prediction for them finds exact samples.
@@ -23,7 +23,8 @@ public struct Calibration {
         public var modelRanks = [1, 2, 4]
         /// Between nodes; not measured (one node), written as given.
         public var interNode = Calibration.typicalInterNode
-        /// Timed repetitions per work (the median counts); 5, or 3 when quick.
+        /// Timed repetitions per work (the median counts); 5 (3 for calls past 20 ms). Fewer
+        /// let one rank's preemption decide a sample when ranks outnumber cores.
         public var repetitions: Int?
         public var callSeconds: Double?
         /// Evict the caches before each timed call (see `time`); `DISTCONV_CALIBRATE_HOT=1`
@@ -46,7 +47,7 @@ public struct Calibration {
         self.communicator = communicator
     }
 
-    var repetitions: Int { options.repetitions ?? (options.quick ? 3 : 5) }
+    var repetitions: Int { options.repetitions ?? 5 }
     var callSeconds: Double { options.callSeconds ?? (options.quick ? 2e-4 : 2e-3) }
 
     /// Measures everything and returns the profile (the same on every rank). Collective.
