@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 //
 // Module layers (DESIGN.md §6); each arrow is the only way down:
-//   CMPI, CBLAS, CDNNL (C shims) -> Geometry -> Kernels (CBLAS, CDNNL) and Comm (CMPI)
+//   CMPI, CBLAS, CDNNL (C shims), CKernels (C loops) -> Geometry -> Kernels (CBLAS, CDNNL,
+//   CKernels) and Comm (CMPI)
 //   -> DistConv -> distconv (CLI)
 import PackageDescription
 
@@ -27,7 +28,8 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "Geometry"),
-        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "Geometry"]),
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "CKernels", "Geometry"]),
         .target(name: "Comm", dependencies: ["CMPI", "Geometry"]),
         .target(name: "DistConv", dependencies: ["Geometry", "Kernels", "Comm", "CZlib"]),
         .executableTarget(

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Random numbers that are a pure function of (seed, stream, index): no state, so the
 /// value for a global element index is the same however the tensor is split and in
 /// whatever order shards run. The mixing function is SplitMix64's finalizer (Steele,
@@ -15,6 +17,47 @@ public enum CounterRandom {
     @inline(__always)
     public static func bits(seed: UInt64, stream: UInt64, index: UInt64) -> UInt64 {
         mix(mix(seed ^ mix(stream)) ^ index)
+    }
+
+    /// The per-stream half of `bits`: `bits(seed:stream:index:)` is `mix(key ^ index)`
+    /// with this key, so a run of indices pays one mix per value.
+    @inline(__always)
+    static func key(seed: UInt64, stream: UInt64) -> UInt64 { mix(seed ^ mix(stream)) }
+
+    /// Noise for `count` consecutive indices from `first` of stream `stream`: value `i` is
+    /// `(a + b + c) / 2^21 - 1.5`, where a, b, c are bits 43..<64, 22..<43 and 1..<22 of
+    /// `bits(seed:stream:index: first + i)`: three 21-bit uniforms on [0, 1) from one draw,
+    /// summed and centred (mean 0, standard deviation 1/2).
+    ///
+    /// Exact in Float: the sum is below 3 * 2^21 < 2^24, and the result is a multiple of
+    /// 2^-21 of magnitude at most 1.5, so it needs at most 22 significant bits; the same
+    /// value as the formula evaluated in Double, bit for bit.
+    ///
+    /// One call per row, and the stream's key mixed once: the mixing is then the whole
+    /// cost (two 64-bit multiplies per value; called per value across the module
+    /// boundary, `bits` was not inlined and mixed three times). Eight values at a time on
+    /// AVX-512 (CKernels), else one at a time.
+    public static func centeredSumsOfThree(
+        seed: UInt64, stream: UInt64, first: UInt64, into out: UnsafeMutableBufferPointer<Float>
+    ) {
+        centeredSumsOfThree(seed: seed, stream: stream, first: first, into: out, vector: CPUFeatures.avx512)
+    }
+
+    /// `vector` false: the one-at-a-time loop (the AVX-512 one's twin in the tests).
+    static func centeredSumsOfThree(
+        seed: UInt64, stream: UInt64, first: UInt64, into out: UnsafeMutableBufferPointer<Float>, vector: Bool
+    ) {
+        guard let p = out.baseAddress else { return }
+        let k = key(seed: seed, stream: stream)
+        if vector {
+            distconv_centered_sums_of_three_avx512(k, first, p, out.count)
+            return
+        }
+        for i in 0..<out.count {
+            let b = mix(k ^ (first &+ UInt64(truncatingIfNeeded: i)))
+            let sum = (b >> 43) &+ ((b >> 22) & 0x1F_FFFF) &+ ((b >> 1) & 0x1F_FFFF)
+            p[i] = Float(Int32(truncatingIfNeeded: sum)) * 0x1p-21 - 1.5
+        }
     }
 
     /// A uniform double in [0, 1) with 53 random bits.

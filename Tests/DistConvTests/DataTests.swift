@@ -1,6 +1,7 @@
 import DistConv
 import Foundation
 import Geometry
+import Kernels
 import TestSupport
 import Testing
 
@@ -361,6 +362,62 @@ extension DataTests {
 
         let other = SyntheticDataset(count: 50, imageShape: [2, 9, 11], classes: 5, seed: 18)
         #expect(load(other, samples, full) != reference)
+    }
+
+    /// The synthetic data set's formula evaluated value by value, as SyntheticDataset did
+    /// before it drew a row's noise in one call (the same Double operations in the same
+    /// order, so the row-at-a-time code must give the same bits).
+    private func syntheticByValue(
+        imageShape: [Int], classes: Int, seed: UInt64, first: Int, samples: [Int], region: Rect
+    ) -> [Double] {
+        let (channels, height, width) = (imageShape[0], imageShape[1], imageShape[2])
+        let (labelStream, sampleStream, noiseStream): (UInt64, UInt64, UInt64) =
+            (0x5359_4E54_4C41_4245, 0x5359_4E54_5341_4D50, 0x5359_4E54_4E4F_4953)
+        var values: [Double] = []
+        for n in region.range(0) {
+            let g = UInt64(first + samples[n])
+            let k = Int(CounterRandom.bits(seed: seed, stream: labelStream, index: g) % UInt64(classes))
+            let angle = Double.pi * Double(k) / Double(classes), frequency = 2 * Double.pi * (1.5 + Double(k % 3))
+            let (stepX, stepY) = (frequency * cos(angle) / Double(width), frequency * sin(angle) / Double(height))
+            let amplitude = 1 + 0.4 * CounterRandom.uniform(seed: seed, stream: sampleStream, index: 2 * g)
+            let phase = 1.2 * CounterRandom.uniform(seed: seed, stream: sampleStream, index: 2 * g + 1) - 0.6
+            for c in region.range(1) {
+                for y in region.range(2) {
+                    let rowPhase = stepY * (Double(y) + 0.5) + phase + 2 * Double.pi * Double(c) / 3
+                    let (rowSin, rowCos) = (amplitude * sin(rowPhase), amplitude * cos(rowPhase))
+                    for x in region.range(3) {
+                        let index = g &* UInt64(channels * height * width) &+ UInt64((c * height + y) * width + x)
+                        let bits = CounterRandom.bits(seed: seed, stream: noiseStream, index: index)
+                        let sum = Double(bits >> 43) + Double((bits >> 22) & 0x1F_FFFF) + Double((bits >> 1) & 0x1F_FFFF)
+                        let column = stepX * (Double(x) + 0.5)
+                        values.append(sin(column) * rowCos + cos(column) * rowSin + (sum * 0x1p-21 - 1.5))
+                    }
+                }
+            }
+        }
+        return values
+    }
+
+    @Test func syntheticRowsAreTheValueByValueFormulaBitForBit() {
+        // Rows of odd lengths and offsets, whole images, several seeds and both halves of a split.
+        let cases: [(shape: [Int], classes: Int, seed: UInt64, samples: [Int], region: Rect)] = [
+            ([3, 7, 37], 5, 17, [0, 4, 11], Rect(origin: [0, 0, 0, 0], size: [3, 3, 7, 37])),
+            ([3, 7, 37], 5, 17, [9, 2], Rect(origin: [1, 1, 2, 5], size: [1, 2, 4, 29])),
+            ([1, 16, 64], 10, 3, [1, 15], Rect(origin: [0, 0, 3, 13], size: [2, 1, 9, 1])),
+            ([2, 5, 130], 4, 0xDEAD_BEEF_0123_4567, [7], Rect(origin: [0, 1, 0, 1], size: [1, 1, 5, 128])),
+        ]
+        for t in cases {
+            let split = SyntheticDataset.split(imageShape: t.shape, classes: t.classes, seed: t.seed, trainCount: 20, testCount: 20)
+            for (data, first) in [(split.train, 0), (split.test, 20)] {
+                let expected = syntheticByValue(
+                    imageShape: t.shape, classes: t.classes, seed: t.seed, first: first, samples: t.samples, region: t.region)
+                let floats = load(data, t.samples, t.region), doubles = loadDouble(data, t.samples, t.region)
+                let floatMisses = zip(floats, expected).filter { $0.bitPattern != Float($1).bitPattern }.count
+                let doubleMisses = zip(doubles, expected).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(floats.count == expected.count && floatMisses == 0, "\(data.name) \(t.region): \(floatMisses) floats differ")
+                #expect(doubles.count == expected.count && doubleMisses == 0, "\(data.name) \(t.region): \(doubleMisses) doubles differ")
+            }
+        }
     }
 
     @Test func syntheticIsUnitScaleAndLearnable() {

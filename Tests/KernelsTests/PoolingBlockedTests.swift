@@ -1,5 +1,5 @@
 import Geometry
-import Kernels
+@testable import Kernels
 import Testing
 import TestSupport
 
@@ -11,6 +11,9 @@ let blockedMaxCases: [DNNLPoolCase] = [
     PoolCase(max: true, n: 2, c: 16, h: 12, w: 10, k: 2, s: 2, p: 0),
     PoolCase(max: true, n: 2, c: 20, h: 11, w: 9, k: 3, s: 2, p: 1),   // overlapping windows, a padded block
     PoolCase(max: true, n: 1, c: 35, h: 9, w: 13, k: 3, s: 1, p: 1),
+    // Windows that do not overlap, with pixels in no window: an odd size, gaps and padding.
+    PoolCase(max: true, n: 2, c: 20, h: 11, w: 9, k: 2, s: 2, p: 0),
+    PoolCase(max: true, n: 1, c: 16, h: 10, w: 11, k: 2, s: 3, p: 1),
 ].flatMap { p in
     ([ProcessGrid(shape: [1, 1, 1, 1])] + shardGrids).map { DNNLPoolCase(pool: p, grid: $0, layout: .blocked(16)) }
 }
@@ -52,6 +55,18 @@ let blockedMaxCases: [DNNLPoolCase] = [
                 dxb.withUnsafeMutableBufferPointer { dxp in
                     argmax.withUnsafeBufferPointer { maxpool2d_backward_blocked16(g, s, batch: p.n, dy: dyp, argmax: $0, dx: dxp) }
                 }
+            }
+            // The scatter and, for windows that do not overlap, the AVX-512 stores: the same bits.
+            for vector in CPUFeatures.avx512 && p.s >= p.k ? [false, true] : [false] {
+                var other = [Float](repeating: .nan, count: xb.count)
+                dyb.withUnsafeBufferPointer { dyp in
+                    other.withUnsafeMutableBufferPointer { dxp in
+                        argmax.withUnsafeBufferPointer {
+                            maxpool2d_backward_blocked16(g, s, batch: p.n, dy: dyp, argmax: $0, dx: dxp, vector: vector)
+                        }
+                    }
+                }
+                #expect(other.map(\.bitPattern) == dxb.map(\.bitPattern), "\(pc) rank \(rank) vector \(vector)")
             }
             let what = "\(pc) rank \(rank)"
             #expect(fromLayout(yb, n: p.n, c: p.c, h: outRows, w: outCols, .blocked(16)) == yRef, "\(what) forward")

@@ -11,10 +11,11 @@ import Glibc
 // with the C API and nothing of distconv in between, and next to the im2col path
 // (conv2d_*), in one run. Then the default model's two convolutions at batch 64.
 
-/// Best times of three bodies after a warm-up of each, the order rotating every round
-/// (a, b, c; b, c, a; c, a, b) so none always runs after the same one (the im2col path
-/// leaves the caches full of dirty lines for whoever runs next).
-func bestRotating(_ repeats: Int, _ a: () -> Void, _ b: () -> Void, _ c: () -> Void) -> (Double, Double, Double) {
+/// Times of three bodies, one list per body with one time per round, after a warm-up of
+/// each; the order rotates every round (a, b, c; b, c, a; c, a, b) so none always runs
+/// after the same one (the im2col path leaves the caches full of dirty lines for whoever
+/// runs next). Every body gets the same warm-up and the same number of runs.
+func rotatingTimes(_ repeats: Int, _ a: () -> Void, _ b: () -> Void, _ c: () -> Void) -> [[Double]] {
     func run(_ i: Int) {
         switch i {
         case 0: a()
@@ -23,16 +24,21 @@ func bestRotating(_ repeats: Int, _ a: () -> Void, _ b: () -> Void, _ c: () -> V
         }
     }
     for i in 0..<3 { run(i) }
-    var best = [Double](repeating: .infinity, count: 3)
+    var times = [[Double]](repeating: [], count: 3)
     for round in 0..<(3 * ((repeats + 2) / 3)) {
         for k in 0..<3 {
             let i = (round + k) % 3
             let start = now()
             run(i)
-            best[i] = min(best[i], now() - start)
+            times[i].append(now() - start)
         }
     }
-    return (best[0], best[1], best[2])
+    return times
+}
+
+func median(_ v: [Double]) -> Double {
+    let s = v.sorted()
+    return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
 func round3(_ v: Double) -> String { String((v * 1000).rounded() / 1000) }
@@ -41,9 +47,13 @@ func round3(_ v: Double) -> String { String((v * 1000).rounded() / 1000) }
 struct DNNLFigure {
     var name: String
     var flops: Double
+    /// Best of the rounds (seconds).
     var api: Double
     var bare: Double
     var im2col: Double
+    /// The median over rounds of bare / api measured in the same round (back to back, so
+    /// load from other processes that changes between rounds cancels).
+    var pairedRatio: Double
 }
 
 /// The bare primitives of one convolution: src and dst in `tag`, weights in the
@@ -178,8 +188,9 @@ func measureDNNLConvolution(_ g: Conv2DGeometry, _ s: SpatialShard, batch n: Int
         ("backward-filter", apiW, bare.map { b in { b.run(b.backwardWeights, b.weightArgs) } } ?? noop, imW),
     ]
     for (pass, a, bb, im) in passes {
-        let (ta, tb, ti) = bestRotating(repeats, a, bb, im)
-        figures.append(DNNLFigure(name: "\(label) \(pass)", flops: flops, api: ta, bare: withBare ? tb : .nan, im2col: ti))
+        let t = rotatingTimes(repeats, a, bb, im)
+        figures.append(DNNLFigure(name: "\(label) \(pass)", flops: flops, api: t[0].min()!, bare: withBare ? t[1].min()! : .nan,
+                                  im2col: t[2].min()!, pairedRatio: withBare ? median(zip(t[1], t[0]).map { $0 / $1 }) : .nan))
     }
     if s != g.wholeShard {
         // Overlap's calls: the interior (no halo read) and the eight strips one output
@@ -331,11 +342,13 @@ func printDNNLFigures(_ figures: [DNNLFigure], _ model: [DNNLFigure]) {
     print("")
     print("oneDNN figures (one thread; GFLOP/s of " + (benchClock == CLOCK_THREAD_CPUTIME_ID ? "CPU" : "wall")
           + " time; api = DNNLConvolution, bare = the oneDNN primitive alone, same run)")
+    print("GFLOP/s and api/bare are of each side's best round; 'paired' is the median over rounds of bare/api within a round")
     print(pad("pass", 34) + pad("api", 9) + pad("bare", 9) + pad("im2col", 9) + pad("api/bare", 10) + pad("(>=0.95)", 10)
-          + pad("api/im2col", 12) + "(>=1.8)")
+          + pad("paired", 8) + pad("api/im2col", 12) + "(>=1.8)")
     for f in figures {
         let ab = f.bare / f.api, ai = f.im2col / f.api
         print(pad(f.name, 34) + pad(rate(f, f.api), 9) + pad(rate(f, f.bare), 9) + pad(rate(f, f.im2col), 9)
-              + pad(round3(ab), 10) + pad(ab >= 0.95 ? "ok" : "MISS", 10) + pad(round2(ai), 12) + (ai >= 1.8 ? "ok" : "MISS"))
+              + pad(round3(ab), 10) + pad(ab >= 0.95 ? "ok" : "MISS", 10) + pad(round3(f.pairedRatio), 8)
+              + pad(round2(ai), 12) + (ai >= 1.8 ? "ok" : "MISS"))
     }
 }

@@ -111,24 +111,29 @@ public final class SyntheticDataset: ImageDataset {
         let (height, width) = (imageShape[1], imageShape[2])
         let plane = height * width
         let volume = UInt64(imageShape[0] * plane)
-        forEachRow(samples: samples, region: region, bufferCount: into.count) { sample, pixel, offset, length in
-            let global = first + sample
-            let k = classOf(global)
-            let g = UInt64(global)
-            let amplitude = 1 + 0.4 * CounterRandom.uniform(seed: seed, stream: Self.sampleStream, index: 2 * g)
-            let phase = 1.2 * CounterRandom.uniform(seed: seed, stream: Self.sampleStream, index: 2 * g + 1) - 0.6
-            let (c, y, x0) = (pixel / plane, (pixel / width) % height, pixel % width)
-            let rowPhase = stepY[k] * (Double(y) + 0.5) + phase + 2 * Double.pi * Double(c) / 3
-            let (rowSin, rowCos) = (amplitude * sin(rowPhase), amplitude * cos(rowPhase))
-            let column = k * width + x0
-            let firstNoise = g &* volume &+ UInt64(pixel)
-            let out = UnsafeMutableBufferPointer(rebasing: into[offset..<(offset + length)])
-            for i in 0..<length {
-                let bits = CounterRandom.bits(seed: seed, stream: Self.noiseStream, index: firstNoise &+ UInt64(i))
-                // Three 21-bit uniforms from one draw.
-                let sum = Double(bits >> 43) + Double((bits >> 22) & 0x1F_FFFF) + Double((bits >> 1) & 0x1F_FFFF)
-                let noise = sum * 0x1p-21 - 1.5
-                out[i] = T(columnSin[column + i] * rowCos + columnCos[column + i] * rowSin + noise)
+        // A row's noise is drawn in one call into `noise`, then combined with the grating.
+        let noise = UnsafeMutableBufferPointer<Float>.allocate(capacity: width)
+        defer { noise.deallocate() }
+        columnSin.withUnsafeBufferPointer { columnSin in
+            columnCos.withUnsafeBufferPointer { columnCos in
+                forEachRow(samples: samples, region: region, bufferCount: into.count) { sample, pixel, offset, length in
+                    let global = first + sample
+                    let k = classOf(global)
+                    let g = UInt64(global)
+                    let amplitude = 1 + 0.4 * CounterRandom.uniform(seed: seed, stream: Self.sampleStream, index: 2 * g)
+                    let phase = 1.2 * CounterRandom.uniform(seed: seed, stream: Self.sampleStream, index: 2 * g + 1) - 0.6
+                    let (c, y, x0) = (pixel / plane, (pixel / width) % height, pixel % width)
+                    let rowPhase = stepY[k] * (Double(y) + 0.5) + phase + 2 * Double.pi * Double(c) / 3
+                    let (rowSin, rowCos) = (amplitude * sin(rowPhase), amplitude * cos(rowPhase))
+                    let row = UnsafeMutableBufferPointer(rebasing: noise[0..<length])
+                    CounterRandom.centeredSumsOfThree(
+                        seed: seed, stream: Self.noiseStream, first: g &* volume &+ UInt64(pixel), into: row)
+                    let s = columnSin.baseAddress! + (k * width + x0), cs = columnCos.baseAddress! + (k * width + x0)
+                    let n = row.baseAddress!, out = into.baseAddress! + offset
+                    for i in 0..<length {
+                        out[i] = T(s[i] * rowCos + cs[i] * rowSin + Double(n[i]))
+                    }
+                }
             }
         }
     }
