@@ -18,7 +18,8 @@ struct DistconvCommand: ParsableCommand {
               distconv partition --model examples/seed-tiled.json --ranks 4 --rank 1
               distconv report metrics.jsonl
             """,
-        subcommands: [TrainCommand.self, ReportCommand.self, CheckpointCommand.self, Doctor.self, PartitionCommand.self, PlanCommand.self])
+        subcommands: [TrainCommand.self, ReportCommand.self, CheckpointCommand.self, Doctor.self, PartitionCommand.self, PlanCommand.self,
+                      CalibrateCommand.self])
 
     /// Runs the command; every user error (a bad flag, a malformed file, a grid that does
     /// not fit) ends as one line on stderr and exit code 2, never a stack trace.
@@ -53,6 +54,10 @@ struct DistconvCommand: ParsableCommand {
         } catch let error as TrainingError {
             fail(error.description)
         } catch let error as CheckpointError {
+            fail(error.description)
+        } catch let error as MachineProfileError {
+            fail(error.description)
+        } catch let error as CalibrationError {
             fail(error.description)
         } catch {
             // --help and --version arrive here as errors that exit cleanly.

@@ -15,22 +15,16 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "Ranks per node (default: the profile's).")
     var ranksPerNode: Int?
 
-    /// The profile built into distconv, once calibration provides one; until then
-    /// predictions need --profile.
-    static var builtIn: MachineProfile? { nil }
-
     /// The profile with the overrides applied, and a line saying which it is.
     func load() throws -> (profile: MachineProfile, description: String) {
         var profile: MachineProfile
         var name: String
         if let path = profile_ {
-            profile = try ProfileFile.load(path: path)
+            profile = try MachineProfile.load(path: path)
             name = "profile \(path)"
-        } else if let builtIn = Self.builtIn {
-            profile = builtIn
-            name = "built-in profile"
         } else {
-            throw CLIError("predictions need --profile FILE (write one with distconv calibrate)")
+            profile = MachineProfile.builtIn
+            name = "built-in profile"
         }
         name += " (\(profile.machine))"
         if let interNode {

@@ -171,18 +171,4 @@ import Testing
         #expect(t.text.contains("3 MiB *"))  // over the 2 MiB limit, marked
         #expect(t.svg.components(separatedBy: "<polyline").count == 9)  // 4 policies x 2 panels
     }
-
-    @Test func aBadProfileNamesItsField() throws {
-        let good = MachineProfile(machine: "m", ranksPerNode: 2, copy: LinkCost(alpha: 0, beta: 0),
-                                  intraNode: LinkCost(alpha: 1e-6, beta: 1e-10), interNode: LinkCost(alpha: 1e-6, beta: 1e-9),
-                                  kernels: [])
-        let data = try JSONEncoder().encode(good)
-        #expect(try ProfileFile.decode(data, source: "p.json") == good)
-        var text = String(decoding: data, as: UTF8.self)
-        text = text.replacingOccurrences(of: "\"ranks_per_node\":2", with: "\"ranks_per_node\":0")
-        #expect(throws: ProfileError(file: "p.json", field: "ranks_per_node", "is 0; it must be at least 1")) {
-            try ProfileFile.decode(Data(text.utf8), source: "p.json")
-        }
-        #expect(throws: ProfileError.self) { try ProfileFile.decode(Data("{\"format\": \"x\"}".utf8), source: "p.json") }
-    }
 }

@@ -13,8 +13,9 @@ import Foundation
 ///
 /// A work that was measured exactly takes its measured time. Any other takes the rate
 /// (work per second, `KernelWork.work`) of the samples of its kind, interpolated in
-/// log(work) between the two nearest and held constant past the ends; samples of the
-/// same block and variant are preferred.
+/// log(work) between the two nearest and held constant past the ends; among them, those
+/// of the same block and variant, then the same groups, then the nearest channel counts
+/// (input and output, in log) are preferred.
 public struct MachineProfile: MachineRates, Codable, Equatable {
     public struct Sample: Codable, Equatable, Sendable {
         public var work: KernelWork
@@ -72,9 +73,17 @@ public struct MachineProfile: MachineRates, Codable, Equatable {
 
     public func seconds(_ work: KernelWork) -> Double {
         if let exact = kernels.first(where: { $0.work == work }) { return exact.seconds }
-        let sameKind = kernels.filter { $0.work.kind == work.kind && $0.seconds > 0 && $0.work.work > 0 }
-        let alike = sameKind.filter { $0.work.block == work.block && $0.work.variant == work.variant }
-        let samples = (alike.isEmpty ? sameKind : alike).sorted { $0.work.work < $1.work.work }
+        var samples = kernels.filter { $0.work.kind == work.kind && $0.seconds > 0 && $0.work.work > 0 }
+        samples = Self.narrowed(samples) { $0.block == work.block && $0.variant == work.variant }
+        samples = Self.narrowed(samples) { $0.groups == work.groups }
+        // A kernel's speed depends on its channel counts (a 16-channel convolution runs far
+        // below a 512-channel one of the same work): interpolate among the samples of the
+        // nearest channel counts.
+        let channels = Self.channels(work)
+        if let nearest = samples.map({ Self.distance(Self.channels($0.work), channels) }).min() {
+            samples = samples.filter { Self.distance(Self.channels($0.work), channels) == nearest }
+        }
+        samples.sort { $0.work.work < $1.work.work }
         guard !samples.isEmpty else { return 0 }
         let x = log(max(work.work, 1))
         let rates = samples.map { (log($0.work.work), $0.work.work / $0.seconds) }
@@ -89,5 +98,20 @@ public struct MachineProfile: MachineRates, Codable, Equatable {
             rate = x1 == x0 ? r1 : r0 + (r1 - r0) * (x - x0) / (x1 - x0)
         }
         return work.work / rate
+    }
+
+    /// The samples that satisfy `rule`, or all of them when none does.
+    static func narrowed(_ samples: [Sample], _ rule: (KernelWork) -> Bool) -> [Sample] {
+        let kept = samples.filter { rule($0.work) }
+        return kept.isEmpty ? samples : kept
+    }
+
+    /// Input and output channels (dimension 1 of 4-D shapes; 1 otherwise).
+    static func channels(_ w: KernelWork) -> (Double, Double) {
+        (Double(w.input.count == 4 ? w.input[1] : 1), Double(w.output.count == 4 ? w.output[1] : 1))
+    }
+
+    static func distance(_ a: (Double, Double), _ b: (Double, Double)) -> Double {
+        abs(log(a.0 / b.0)) + abs(log(a.1 / b.1))
     }
 }
