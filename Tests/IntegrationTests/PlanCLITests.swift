@@ -197,10 +197,9 @@ import Testing
         defer { for f in [p, bad, negative] { try? FileManager.default.removeItem(atPath: f) } }
         let base = ["plan", "--model", Self.model, "--ranks", "2"]
         let cases: [([String], String)] = [
-            (["--auto", "--profile", bad], "\(bad): ranks_per_node: is 0; it must be at least 1"),
+            (["--auto", "--profile", bad], "\(bad): ranks_per_node: is 0, must be at least 1"),
             (["--auto", "--profile", negative], "\(negative): inter_node.beta: is -1.0"),
-            (["--auto", "--profile", "no/such.json"], "no/such.json: cannot be read"),
-            (["--auto"], "predictions need --profile FILE"),
+            (["--auto", "--profile", "no/such.json"], "no/such.json: file: no such file"),
             (["--auto", "--profile", p, "--memory-per-rank", "12XB"], "--memory-per-rank is '12XB'"),
             (["--auto", "--profile", p, "--memory-per-rank", "1KiB"], "the smallest peak any grid reaches is"),
             (["--project", "1,x", "--profile", p], "--project is '1,x'; give rank counts"),
@@ -214,5 +213,8 @@ import Testing
             #expect(r.stderr.contains(message), "\(flags): \(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(flags): \(r.stderr)")
         }
+        // Without --profile the built-in one (measured on the development machine) prices it.
+        let builtIn = try runProduct("distconv", base + ["--auto"])
+        #expect(builtIn.status == 0 && builtIn.stdout.contains("built-in profile"), "\(builtIn.stderr)")
     }
 }
