@@ -60,8 +60,7 @@ struct CalibrateCommand: ParsableCommand {
         }
         for path in model {
             let m = try Model(file: try ModelFile.load(path: path), source: path)
-            let image = Array(m.dataOp.outputShape.dropFirst())
-            options.models.append((m, data ?? (image == [1, 28, 28] ? "idx" : "synthetic")))
+            options.models.append((m, data ?? StepCostModel.defaultDataVariant(for: m)))
         }
         let comm = try Communicator.world()
         let started = Date()

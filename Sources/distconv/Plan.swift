@@ -67,8 +67,8 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Rank counts to project to, e.g. 1,2,4,8,16,32,64,128,256,512,1024.")
     var project: String?
 
-    @Option(help: "The data set predictions load: synthetic, idx (Fashion-MNIST's files) or npy.")
-    var dataKind: DataKind = .synthetic
+    @Option(help: "The data set predictions load: synthetic, idx (Fashion-MNIST's files) or npy (default: idx for 1x28x28 images, else synthetic, as train).")
+    var dataKind: DataKind?
 
     enum DataKind: String, ExpressibleByArgument, CaseIterable { case synthetic, idx, npy }
 
@@ -91,7 +91,7 @@ struct PlanCommand: ParsableCommand {
         options.kernels = layout.kernels
         let plan = try MemoryPlan(partition: partition, options: options)
         let totals = loaded.imported.map { GraphTotals(imported: $0, plan: plan) }
-        let estimate = try prediction.map { try costModel($0.0).estimate(partition) }
+        let estimate = try prediction.map { try costModel($0.0, loaded.model).estimate(partition) }
         switch format {
         case .text:
             print(
@@ -111,13 +111,14 @@ struct PlanCommand: ParsableCommand {
         }
     }
 
-    func costModel(_ profile: MachineProfile) -> StepCostModel {
-        StepCostModel(rates: profile, kernels: layout.kernels, optimizer: optimizer, dataVariant: dataKind.rawValue)
+    func costModel(_ profile: MachineProfile, _ model: Model) -> StepCostModel {
+        StepCostModel(rates: profile, kernels: layout.kernels, optimizer: optimizer,
+                      dataVariant: dataKind?.rawValue ?? StepCostModel.defaultDataVariant(for: model))
     }
 
     func searchGrids(_ model: Model, profile: MachineProfile, ranks: Int, limit: Int?) throws -> GridSearch.Result {
         do {
-            return try GridSearch(cost: costModel(profile), memoryLimit: limit).search(model, ranks: ranks)
+            return try GridSearch(cost: costModel(profile, model), memoryLimit: limit).search(model, ranks: ranks)
         } catch GridSearch.SearchError.noFit(let limit, let smallest) {
             throw CLIError("--memory-per-rank \(StepEstimate.bytes(limit)): no grid fits on \(ranks) ranks; "
                 + "the smallest peak any grid reaches is \(StepEstimate.bytes(smallest)) (\(smallest) bytes)")
@@ -160,10 +161,10 @@ struct PlanCommand: ParsableCommand {
         var rows: [ProjectionTable.Row] = []
         for r in counts {
             var row = ProjectionTable.Row(ranks: r)
-            guard let result = try? GridSearch(cost: costModel(profile), memoryLimit: limit).search(loaded.model, ranks: r)
+            guard let result = try? GridSearch(cost: costModel(profile, loaded.model), memoryLimit: limit).search(loaded.model, ranks: r)
             else {
                 // Nothing fits the limit here: the fixed policies alone, marked.
-                let policies = try GridSearch(cost: costModel(profile), memoryLimit: nil).search(loaded.model, ranks: r)
+                let policies = try GridSearch(cost: costModel(profile, loaded.model), memoryLimit: nil).search(loaded.model, ranks: r)
                 for c in policies.policies { row.estimates[c.name] = c.estimate }
                 rows.append(row)
                 continue

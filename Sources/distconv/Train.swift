@@ -181,7 +181,12 @@ extension TrainCommand {
     func searchGrids(ranks: Int) -> (Model) throws -> Model {
         { model in
             let (profile, _) = try machine.load()
-            let cost = StepCostModel(rates: profile, kernels: layout.kernels, optimizer: optimizer, overlap: !noOverlap)
+            // Price the data set this job loads: --data-npy's arrays, --data's IDX files or synthetic
+            // set, else what train reads for the model by default.
+            let variant = !dataNpy.isEmpty ? "npy" : data == "synthetic" ? "synthetic" : data != nil ? "idx"
+                : StepCostModel.defaultDataVariant(for: model)
+            let cost = StepCostModel(rates: profile, kernels: layout.kernels, optimizer: optimizer, overlap: !noOverlap,
+                                     dataVariant: variant)
             return try GridSearch(cost: cost).search(model, ranks: ranks).best.model
         }
     }

@@ -138,7 +138,7 @@ import Testing
         let p = try Self.profile()
         defer { try? FileManager.default.removeItem(atPath: p) }
         let r = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "spatial", "--profile", p,
-                                            "--format", "json"])
+                                            "--format", "json", "--data-kind", "synthetic"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         let prediction = try #require(object?["prediction"] as? [String: Any], "\(r.stdout)")
@@ -154,6 +154,12 @@ import Testing
         let idxData = try #require((idxObject?["prediction"] as? [String: Any])?["data_ms"] as? Double, "\(idx.stderr)")
         let data = try #require(prediction["data_ms"] as? Double)
         #expect(data > 0 && abs(idxData / data - 100) < 1e-6, "\(idxData) against \(data)")
+        // Without --data-kind a model of 1x28x28 images is priced as train reads it: IDX files.
+        let plain = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "spatial",
+                                                "--profile", p, "--format", "json"])
+        let plainObject = try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any]
+        let plainData = try #require((plainObject?["prediction"] as? [String: Any])?["data_ms"] as? Double, "\(plain.stderr)")
+        #expect(plainData == idxData, "\(plainData) against \(idxData) (idx)")
         let text = try runProduct("distconv", ["plan", "--model", Self.model, "--ranks", "2", "--grid", "auto", "--profile", p])
         #expect(text.status == 0 && text.stdout.contains("predicted step on the slowest rank (profile \(p)"), "\(text.stderr)")
     }
