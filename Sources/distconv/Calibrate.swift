@@ -43,13 +43,9 @@ struct CalibrateCommand: ParsableCommand {
     func run() throws {
         var options = Calibration.Options()
         options.quick = quick
-        if let interNode { options.interNode = try Self.link(interNode) }
-        let counts = modelRanks.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 4096 }) else {
-            throw CLIError("--model-ranks is '\(modelRanks)'; expected rank counts from 1 to 4096, e.g. 1,2,4")
-        }
-        options.modelRanks = counts.compactMap { $0 }
-        if let data, !["synthetic", "idx", "npy"].contains(data) {
+        if let interNode { options.interNode = try MachineOptions.link(interNode) }
+        options.modelRanks = try rankCounts(modelRanks, flag: "--model-ranks", increasing: false)
+        if let data, PlanCommand.DataKind(rawValue: data) == nil {
             throw CLIError("--data is '\(data)'; it must be synthetic, idx or npy")
         }
         let directory = (output as NSString).deletingLastPathComponent
@@ -75,16 +71,6 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     /// "2,12" -> 2 us, 12 GB/s.
-    static func link(_ text: String) throws -> LinkCost {
-        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 2, let alpha = parts[0], let gbps = parts[1], alpha.isFinite, alpha >= 0, gbps.isFinite,
-              gbps > 0
-        else {
-            throw CLIError("--inter-node is '\(text)'; expected ALPHA_US,GBPS with latency >= 0 and bandwidth > 0, e.g. 2,12")
-        }
-        return LinkCost(alpha: alpha * 1e-6, beta: 1 / (gbps * 1e9))
-    }
-
     /// Temporary file beside `path`, fsynced, renamed over it.
     static func write(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"

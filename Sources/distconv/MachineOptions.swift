@@ -27,15 +27,7 @@ struct MachineOptions: ParsableArguments {
             name = "built-in profile"
         }
         name += " (\(profile.machine))"
-        if let interNode {
-            let parts = interNode.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
-            guard parts.count == 2, let alpha = parts[0], let gbps = parts[1], alpha.isFinite, alpha >= 0, gbps.isFinite,
-                  gbps > 0
-            else {
-                throw CLIError("--inter-node is '\(interNode)'; give ALPHA_US,GBPS, e.g. 2,12.5 (latency >= 0, bandwidth > 0)")
-            }
-            profile.interNode = LinkCost(alpha: alpha * 1e-6, beta: 1 / (gbps * 1e9))
-        }
+        if let interNode { profile.interNode = try Self.link(interNode) }
         if let ranksPerNode {
             guard ranksPerNode >= 1 else { throw CLIError("--ranks-per-node is \(ranksPerNode); it must be at least 1") }
             profile.ranksPerNode = ranksPerNode
@@ -44,6 +36,18 @@ struct MachineOptions: ParsableArguments {
     }
 
     private var profile_: String? { profile }
+
+    /// `--inter-node ALPHA_US,GBPS` (plan, train and calibrate) as a link.
+    static func link(_ text: String) throws -> LinkCost {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let alpha = parts[0], let gbps = parts[1], alpha.isFinite, alpha >= 0, gbps.isFinite,
+              gbps > 0
+        else {
+            throw CLIError("--inter-node is '\(text)'; give ALPHA_US,GBPS, e.g. 2,12.5 (latency >= 0, bandwidth > 0)")
+        }
+        return LinkCost(alpha: alpha * 1e-6, beta: 1 / (gbps * 1e9))
+    }
 
     /// The links in one line, for the reader of a prediction.
     static func links(_ p: MachineProfile) -> String {
@@ -69,4 +73,21 @@ func parseBytes(_ text: String) -> Int? {
     }
     guard let x = Double(number), x.isFinite, x > 0, x * scale < 9e18 else { return nil }
     return Int((x * scale).rounded())
+}
+
+/// A flag's `1,2,4,...`: rank counts from 1 to 4096 (`plan --project`, `calibrate
+/// --model-ranks`), increasing when `increasing`.
+func rankCounts(_ text: String, flag: String, increasing: Bool) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+        throw CLIError("\(flag) is '\(text)'; give rank counts separated by commas, e.g. 1,2,4,8")
+    }
+    let counts = parts.compactMap { $0 }
+    guard counts.allSatisfy({ (1...4096).contains($0) }) else {
+        throw CLIError("\(flag) is '\(text)'; every rank count must be from 1 to 4096")
+    }
+    guard !increasing || zip(counts, counts.dropFirst()).allSatisfy({ $0 < $1 }) else {
+        throw CLIError("\(flag) is '\(text)'; rank counts must increase")
+    }
+    return counts
 }

@@ -74,7 +74,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let limit = try memoryLimit()
-        if let project { return try runProjection(try Self.rankCounts(project), limit: limit) }
+        if let project { return try runProjection(try rankCounts(project, flag: "--project", increasing: true), limit: limit) }
         // Every rank is planned in this process; past a few thousand that is not a report.
         guard (1...4096).contains(ranks) else { throw CLIError("--ranks is \(ranks); it must be from 1 to 4096") }
         try checkRank(rank, ranks: ranks)
@@ -187,22 +187,6 @@ struct PlanCommand: ParsableCommand {
             throw CLIError("--memory-per-rank is '\(memoryPerRank)'; give bytes, e.g. 1000000000, 512MiB or 24GiB")
         }
         return bytes
-    }
-
-    /// `1,2,4,...`: increasing rank counts from 1 to 4096.
-    static func rankCounts(_ text: String) throws -> [Int] {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
-            throw CLIError("--project is '\(text)'; give rank counts separated by commas, e.g. 1,2,4,8")
-        }
-        let counts = parts.compactMap { $0 }
-        guard counts.allSatisfy({ (1...4096).contains($0) }) else {
-            throw CLIError("--project is '\(text)'; every rank count must be from 1 to 4096")
-        }
-        guard zip(counts, counts.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw CLIError("--project is '\(text)'; rank counts must increase")
-        }
-        return counts
     }
 
     /// `json` (an object) with one more top-level field.

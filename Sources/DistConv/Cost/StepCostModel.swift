@@ -43,13 +43,6 @@ public struct StepCostModel: Sendable {
     public var bucketBytes: Int
     /// The data set's kind, as `KernelWork.variant` of the data load.
     public var dataVariant: String
-
-    /// The data set `train` reads for a model when none is named: Fashion-MNIST's IDX
-    /// files for 1x28x28 images, else the synthetic set (`--data`'s default), as the
-    /// `variant` of its `dataLoad` works.
-    public static func defaultDataVariant(for model: Model) -> String {
-        Array(model.dataOp.outputShape.dropFirst()) == [1, 28, 28] ? "idx" : "synthetic"
-    }
     /// Bytes per element (Float).
     public var elementSize: Int
 
@@ -62,6 +55,13 @@ public struct StepCostModel: Sendable {
         self.bucketBytes = bucketBytes
         self.dataVariant = dataVariant
         self.elementSize = 4
+    }
+
+    /// The data set `train` reads for a model when none is named: Fashion-MNIST's IDX
+    /// files for 1x28x28 images, else the synthetic set (`--data`'s default), as the
+    /// `variant` of its `dataLoad` works.
+    public static func defaultDataVariant(for model: Model) -> String {
+        Array(model.dataOp.outputShape.dropFirst()) == [1, 28, 28] ? "idx" : "synthetic"
     }
 
     /// The prediction for `partition`: the slowest of the representative ranks (or of
