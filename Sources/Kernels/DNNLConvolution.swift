@@ -149,6 +149,25 @@ public final class DNNLConvolution {
         backwardDataPlan(ConvRegion(rows: inputRows, cols: inputCols)).conv?.implementation ?? "none"
     }
 
+    /// Whether an implementation sums each output's products in an order set by the
+    /// layer alone, not by the size of the problem: oneDNN's direct kernels ("jit:avx2",
+    /// "jit:avx512_core", "ref") do; the GEMM-based ones ("x64:gemm:jit", "gemm:jit") block
+    /// their GEMM by the problem's sizes, so a sub-rectangle sums in another order (seen on
+    /// AVX2, where backward-data of small channel counts runs on GEMM).
+    public static func ordersIndependentlyOfSize(_ implementation: String) -> Bool {
+        !implementation.contains("gemm")
+    }
+
+    /// Whether the forward over each of `regions` (global output rows and columns inside
+    /// the block) gives the whole-block call's bits: every region runs the whole block's
+    /// implementation, and that implementation's order does not depend on the size. Builds
+    /// the regions' primitives (they are cached for the calls that follow).
+    public func forwardRegionsGiveTheWholeCallsBits(_ regions: [(rows: Range<Int>, cols: Range<Int>)]) -> Bool {
+        let whole = implementations.forward
+        return Self.ordersIndependentlyOfSize(whole)
+            && regions.allSatisfy { forwardImplementation(outputRows: $0.rows, outputCols: $0.cols) == whole }
+    }
+
     /// Whether the whole-block forward runs on the caller's x and y without a copy.
     public var forwardIsDirect: Bool {
         let p = forwardPlans[ConvRegion(rows: shard.outputRows, cols: shard.outputCols)]!

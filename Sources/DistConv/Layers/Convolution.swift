@@ -153,7 +153,8 @@ extension ConvolutionLayer: OverlappingLayer {
     /// then, once the halo is in, the boundary strips: the outputs whose windows leave
     /// `own`, this rank's block of the input. Interior outputs come from the same
     /// primitive as without overlap, and the strips' primitives sum each output in the
-    /// same order (DNNLConvolutionRegionTests), so the bits are the same.
+    /// same order when they run the block's direct kernel (`stripsKeepTheBits`,
+    /// DNNLConvolutionRegionTests), so the bits are the same.
     func overlapStrips(own: Rect) -> [(rows: Range<Int>, cols: Range<Int>)]? {
         guard onednn, shard.outputPlane > 0, own.range(0) == inputImages,
               own.range(1).clamped(to: inputChannels) == inputChannels else { return nil }
@@ -169,6 +170,10 @@ extension ConvolutionLayer: OverlappingLayer {
             (rows, c.lowerBound..<cols.lowerBound), (rows, cols.upperBound..<c.upperBound),
         ].filter { !$0.0.isEmpty && !$0.1.isEmpty }
         return strips.map { (rows: $0.0, cols: $0.1) }
+    }
+
+    func stripsKeepTheBits(_ strips: [(rows: Range<Int>, cols: Range<Int>)], kernels: AnyObject) -> Bool {
+        (kernels as? DNNLConvolution)?.forwardRegionsGiveTheWholeCallsBits(strips) ?? false
     }
 
     func forwardBeforeHalo<T: RuntimeScalar>(_ io: LayerIO<T>) {

@@ -9,6 +9,10 @@ protocol OverlappingLayer: ShardLayer {
     /// exchange starts); nil when this shard cannot overlap (no interior, reference
     /// kernels).
     func overlapStrips(own: Rect) -> [(rows: Range<Int>, cols: Range<Int>)]?
+    /// Whether `strips`, computed by this shard's `kernels` after the whole block, give
+    /// the bits of the whole block computed on the fresh halo: overlap must not change the
+    /// numbers, so the runtime overlaps only where this holds.
+    func stripsKeepTheBits(_ strips: [(rows: Range<Int>, cols: Range<Int>)], kernels: AnyObject) -> Bool
     /// Forward while the halo is in flight: may read the halo cells, whose outputs the
     /// strips recompute.
     func forwardBeforeHalo<T: RuntimeScalar>(_ io: LayerIO<T>)

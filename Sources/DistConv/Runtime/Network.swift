@@ -175,8 +175,9 @@ public final class Network<T: RuntimeScalar> {
             gradientExchanges.append(s.gradientExchange.map { redistribution($0, tag: &tag) })
             outputRecoveries.append(s.outputRecovery.map { redistribution($0, tag: &tag) })
             inputReorders.append(s.inputReorder.map(Self.reorder))
-            if let layer = s.layer as? any OverlappingLayer, let e = s.inputExchange, e.mode == .copy, kernels != nil {
-                overlapStrips.append(layer.overlapStrips(own: e.block))
+            if let layer = s.layer as? any OverlappingLayer, let e = s.inputExchange, e.mode == .copy, let kernels,
+               let strips = layer.overlapStrips(own: e.block), layer.stripsKeepTheBits(strips, kernels: kernels) {
+                overlapStrips.append(strips)
             } else {
                 overlapStrips.append(nil)
             }
