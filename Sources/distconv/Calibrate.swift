@@ -111,6 +111,7 @@ struct CalibrateCommand: ParsableCommand {
             let bandwidth = link.beta > 0 ? String(format: "%.2f GB/s", 1 / link.beta / 1e9) : "not measured"
             lines.append("  " + pad(name) + String(format: " alpha %.2f us, ", link.alpha * 1e6) + bandwidth)
         }
+        lines.append("  " + pad("waiting for the other ranks") + String(format: " %.1f us at each meeting point", p.synchronisation * 1e6))
         return lines
     }
 

@@ -54,7 +54,8 @@ struct MachineOptions: ParsableArguments {
         func f(_ l: LinkCost) -> String {
             String(format: "%.2f us + %.2f GB/s", l.alpha * 1e6, l.beta > 0 ? 1 / l.beta / 1e9 : .infinity)
         }
-        return "intra-node \(f(p.intraNode)), inter-node \(f(p.interNode)), \(p.ranksPerNode) ranks per node"
+        return "intra-node \(f(p.intraNode)), inter-node \(f(p.interNode)), \(p.ranksPerNode) ranks per node, "
+            + String(format: "%.1f us waiting at each meeting point", p.synchronisation * 1e6)
     }
 }
 

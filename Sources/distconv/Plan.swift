@@ -148,6 +148,12 @@ struct PlanCommand: ParsableCommand {
                 let fits = limit.map { c.estimate.peakBytesPerRank <= $0 } ?? true
                 print(ProjectionTable.breakdownRow(c.name, c.estimate) + (fits ? "" : "  (over the limit)"))
             }
+            if let d = result.declined {
+                let gain = 1 - d.estimate.seconds / result.best.estimate.seconds
+                print(ProjectionTable.breakdownRow(d.name, d.estimate)
+                      + String(format: "  (%.1f%% ahead, under the %.0f%% a grid change must gain: not chosen)",
+                               100 * gain, 100 * GridSearch.defaultMinimumGain))
+            }
             print("")
             print("auto's grids:")
             for op in result.best.model.ops { print("  \(op.name): \(op.grid.map(String.init).joined(separator: "x"))") }

@@ -14,6 +14,7 @@ import Testing
         var intraNode = LinkCost(alpha: 2e-6, beta: 1e-9)
         var interNode = LinkCost(alpha: 5e-6, beta: 1e-9)
         var ranksPerNode = 2
+        var synchronisation = 0.0
 
         func seconds(_ work: KernelWork) -> Double { rates[work.kind].map { work.work / $0 } ?? 0 }
     }
@@ -83,6 +84,13 @@ import Testing
         let far = StepCostModel(rates: apart, kernels: .reference, overlap: false).estimate(plan, partition: partition)
         let expected = 2 * (one - rates.intraNode.seconds(bytes: bytes) + apart.interNode.seconds(bytes: bytes))
         #expect(abs(try op(far, "conv2").halo - expected) < 1e-15)
+        // Each of the two exchanges is a meeting point: the wait for the peer once more.
+        var waiting = rates
+        waiting.synchronisation = 3e-5
+        let met = StepCostModel(rates: waiting, kernels: .reference, overlap: false).estimate(plan, partition: partition)
+        #expect(abs(try op(met, "conv2").halo - (2 * one + 2 * 3e-5)) < 1e-15)
+        // conv1 reads the data with no messages (it is loaded with its halo): no meeting.
+        #expect(try op(met, "conv1").halo == 0)
     }
 
     @Test func allreducesTakeTheCheapestAlgorithm() {
@@ -103,6 +111,11 @@ import Testing
         let e = try StepCostModel(rates: TableRates(), kernels: .reference).estimate(Partition(model: m, ranks: 2))
         #expect(abs(e.allreduce - (2e-6 + 1384e-9)) < 1e-15, "allreduce \(e.allreduce)")
         #expect(e.halo == 0)
+        // The end of backward is one meeting point a step, however many buckets.
+        var waiting = TableRates()
+        waiting.synchronisation = 3e-5
+        let met = try StepCostModel(rates: waiting, kernels: .reference).estimate(Partition(model: m, ranks: 2))
+        #expect(abs(met.allreduce - (2e-6 + 1384e-9 + 3e-5)) < 1e-15, "allreduce \(met.allreduce)")
     }
 
     func searchModel() throws -> Model {
@@ -139,6 +152,36 @@ import Testing
         let result = try search.search(model, ranks: 4)
         #expect(result.policies.count == 3)
         for p in result.policies { #expect(result.best.estimate.seconds <= p.estimate.seconds) }
+    }
+
+    /// Searched grids that differ from every fixed policy are chosen only when they beat
+    /// the best fixed one by `minimumGain`; otherwise that policy is kept, and the
+    /// searched grids are returned as declined.
+    @Test func mixedGridsMustGainEnoughToBeChosen() throws {
+        let model = try searchModel()
+        func choice(_ name: String, _ ms: Double, _ grids: [[Int]]) -> GridSearch.Choice {
+            var m = model
+            for i in m.ops.indices { m.ops[i].grid = grids[i] }
+            let e = StepEstimate(ranks: 4, ops: [.init(op: "conv1", grid: grids[1], compute: ms / 1e3)], peakBytesPerRank: 1)
+            return GridSearch.Choice(name: name, model: m, estimate: e)
+        }
+        let b = [4, 1, 1, 1], s = [1, 1, 2, 2]
+        let policies = [choice("batch", 10, [s, b, b, b]), choice("spatial", 12, [s, s, s, s])]
+        let mixed = [s, s, b, b]
+        // 3% ahead of batch: batch is kept, the searched grids declined.
+        let (kept, declined) = GridSearch.keepingFixed(choice("auto", 9.7, mixed), policies: policies, minimumGain: 0.05)
+        #expect(kept.name == "batch" && declined?.name == "searched" && abs((declined?.estimate.seconds ?? 0) - 9.7e-3) < 1e-15)
+        // 6% ahead: chosen.
+        let (chosen, none) = GridSearch.keepingFixed(choice("auto", 9.4, mixed), policies: policies, minimumGain: 0.05)
+        #expect(chosen.model.ops.map(\.grid) == mixed && none == nil)
+        // The cheapest being a fixed policy's grids: nothing to decline, whatever the gain.
+        let (same, nothing) = GridSearch.keepingFixed(choice("auto", 10, [s, b, b, b]), policies: policies, minimumGain: 0.05)
+        #expect(same.model.ops.map(\.grid) == [s, b, b, b] && nothing == nil)
+        // The search itself returns the cheapest fixed policy or a gain of at least 5%.
+        let search = GridSearch(cost: StepCostModel(rates: Self.searchRates, kernels: .reference))
+        let result = try search.search(model, ranks: 4)
+        let fixed = try #require(result.policies.map(\.estimate.seconds).min())
+        #expect(result.best.estimate.seconds == fixed || result.best.estimate.seconds <= 0.95 * fixed)
     }
 
     @Test func theSearchKeepsToTheMemoryLimit() throws {

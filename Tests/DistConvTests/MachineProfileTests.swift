@@ -38,6 +38,18 @@ import Testing
         #expect(object?["format"] as? String == "distconv-profile" && object?["ranks_per_node"] as? Int == 2)
         let first = (object?["kernels"] as? [[String: Any]])?.first
         #expect(first?["kind"] as? String == "conv_forward" && first?["window"] as? [Int] == [3, 3, 1, 1])
+        // The wait at meeting points: written when measured, 0 when absent (older files).
+        #expect(p.synchronisation == 0 && object?["synchronisation"] == nil)
+        var waited = p
+        waited.synchronisationSeconds = 1.5e-4
+        let again = try MachineProfile.decode(waited.encoded(), file: "p.json")
+        #expect(again == waited && again.synchronisation == 1.5e-4)
+        var negative = waited
+        negative.synchronisationSeconds = -1
+        #expect(throws: MachineProfileError(file: "p.json", field: "synchronisation",
+                                            "is -1.0, must be a finite number >= 0 (seconds)")) {
+            try MachineProfile.decode(negative.encoded(), file: "p.json")
+        }
     }
 
     @Test func exactSamplesTakeTheirMeasuredTime() {

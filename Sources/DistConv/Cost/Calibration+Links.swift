@@ -62,6 +62,34 @@ extension Calibration {
         return points
     }
 
+    /// `MachineRates.synchronisation`: every rank runs the same segment of work (sweeps of
+    /// the eviction buffer lasting about 2 ms, a layer's forward in the default model),
+    /// then a barrier; the mean time a rank waits in it, over ranks and rounds, less a
+    /// barrier's own time when all arrive together. What a rank of a step loses at each
+    /// point where it meets the others; 0 on one rank.
+    func synchronisationTiming() throws -> Double {
+        let size = communicator.size
+        guard size >= 2 else { return 0 }
+        func timed(_ body: () throws -> Void) throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        }
+        let segment = 2e-3, rounds = options.quick ? 40 : 200
+        try communicator.barrier()
+        let once = try communicator.allreduce(Self.seconds { evict() }, .max)
+        let sweeps = max(1, Int((segment / max(once, 1e-9)).rounded()))
+        var bare = 0.0, waited = 0.0
+        try communicator.barrier()
+        for _ in 0..<rounds { bare += try timed { try communicator.barrier() } }
+        for _ in 0..<rounds {
+            for _ in 0..<sweeps { evict() }
+            waited += try timed { try communicator.barrier() }
+        }
+        let mean = try communicator.allreduce((waited - bare) / Double(rounds), .sum) / Double(size)
+        return max(0, mean)
+    }
+
     /// One-way message times between rank pairs (0-1, 2-3, ...) over Open MPI, all pairs
     /// at once, by ping-pong: half the round trip, the median of `repetitions` runs. Empty
     /// on one rank. Ranks here share a node, so this is `intraNode`.

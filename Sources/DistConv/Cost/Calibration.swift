@@ -64,7 +64,8 @@ public struct Calibration {
         let intra = pingPong.isEmpty ? LinkCost(alpha: 0, beta: 0) : Self.fit(pingPong)
         return MachineProfile(machine: Self.machineDescription(ranks: communicator.size),
                               ranksPerNode: try ranksPerNode(), threadsPerRank: BLASInfo.threads, copy: copy,
-                              intraNode: intra, interNode: options.interNode, kernels: samples)
+                              intraNode: intra, interNode: options.interNode,
+                              synchronisation: try synchronisationTiming(), kernels: samples)
     }
 
     /// Times `works` on every rank at once; the slowest rank's median per work.

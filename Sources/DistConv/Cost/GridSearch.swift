@@ -15,7 +15,11 @@ import Geometry
 /// rank receives from every writer (`transition`), forward and back. The sequence found
 /// is then priced exactly (`StepCostModel.estimate` on its partition) beside the three
 /// fixed policies, and the cheapest that fits wins (so auto is never predicted slower
-/// than a fixed policy).
+/// than a fixed policy) — but mixed grids must beat the best fixed policy that fits by
+/// `minimumGain` to be chosen. Each grid change adds a point where ranks wait for each
+/// other, which the model does not price (on this project's shared 2-core VM, 0.2–0.7 ms
+/// each in a 12 ms step), and a prediction a few percent ahead is inside the
+/// calibration's own spread: such a gain is not one the runs would show.
 ///
 /// Memory: the peak per rank comes from the real `MemoryPlan` (`StepCostModel.estimate`:
 /// rank 0 and the slowest rank). When the best sequence does not fit, candidates whose largest activation
@@ -27,6 +31,10 @@ public struct GridSearch: Sendable {
     public var cost: StepCostModel
     /// Bytes per rank the step may use; nil for no limit.
     public var memoryLimit: Int?
+    /// The share of the best fixed policy's predicted step time by which searched grids
+    /// that differ from every fixed policy must be faster to be chosen over it.
+    public var minimumGain = GridSearch.defaultMinimumGain
+    public static let defaultMinimumGain = 0.05
 
     public init(cost: StepCostModel, memoryLimit: Int? = nil) {
         self.cost = cost
@@ -46,6 +54,10 @@ public struct GridSearch: Sendable {
         public var best: Choice
         /// The three fixed policies, priced (those that partition).
         public var policies: [Choice]
+        /// The searched grids when a fixed policy was kept instead (predicted faster by
+        /// less than `minimumGain`); nil when `best` holds them or a fixed policy is
+        /// cheaper outright.
+        public var declined: Choice?
     }
 
     public enum SearchError: Error, Equatable {
@@ -85,8 +97,25 @@ public struct GridSearch: Sendable {
             let smallest = tried.map(\.estimate.peakBytesPerRank).min() ?? 0
             throw SearchError.noFit(limit: memoryLimit ?? 0, smallestPeak: smallest)
         }
+        let (chosen, declined) = Self.keepingFixed(best, policies: policies.filter { fits($0.estimate) },
+                                                   minimumGain: minimumGain)
+        best = chosen
         best.name = "auto"
-        return Result(best: best, policies: policies)
+        return Result(best: best, policies: policies, declined: declined)
+    }
+
+    /// `cheapest`, unless its grids differ from every one of `policies` (those that fit)
+    /// and it beats the best of them by less than `minimumGain`: then that policy, and
+    /// `cheapest` as the declined one (named "searched").
+    static func keepingFixed(_ cheapest: Choice, policies: [Choice], minimumGain: Double) -> (Choice, declined: Choice?) {
+        let grids = { (c: Choice) in c.model.ops.map(\.grid) }
+        guard let fixed = policies.min(by: { $0.estimate.seconds < $1.estimate.seconds }),
+              !policies.contains(where: { grids($0) == grids(cheapest) }),
+              cheapest.estimate.seconds > (1 - minimumGain) * fixed.estimate.seconds
+        else { return (cheapest, nil) }
+        var declined = cheapest
+        declined.name = "searched"
+        return (fixed, declined)
     }
 
     func fits(_ e: StepEstimate) -> Bool { memoryLimit.map { e.peakBytesPerRank <= $0 } ?? true }

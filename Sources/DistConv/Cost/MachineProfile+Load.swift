@@ -66,6 +66,9 @@ extension MachineProfile {
                 throw MachineProfileError(file: file, field: "\(name).\(part)", "is \(v), must be a finite number >= 0 (seconds)")
             }
         }
+        if let v = synchronisationSeconds, !(v.isFinite && v >= 0) {
+            throw MachineProfileError(file: file, field: "synchronisation", "is \(v), must be a finite number >= 0 (seconds)")
+        }
         for (i, s) in kernels.enumerated() {
             guard s.seconds.isFinite && s.seconds > 0 else {
                 throw MachineProfileError(file: file, field: "kernels.\(i).seconds", "is \(s.seconds), must be a finite number > 0")
@@ -92,8 +95,9 @@ extension MachineProfile {
         }
         var lines = ["{\"format\": \(json(format)), \"version\": \(version), \"machine\": \(json(machine)),",
                      " \"ranks_per_node\": \(ranksPerNode), \"threads_per_rank\": \(threadsPerRank),",
-                     " \"copy\": \(json(copy)), \"intra_node\": \(json(intraNode)), \"inter_node\": \(json(interNode)),",
-                     " \"kernels\": ["]
+                     " \"copy\": \(json(copy)), \"intra_node\": \(json(intraNode)), \"inter_node\": \(json(interNode)),"]
+        if let synchronisationSeconds { lines.append(" \"synchronisation\": \(json(synchronisationSeconds)),") }
+        lines.append(" \"kernels\": [")
         lines += kernels.enumerated().map { i, s in "  " + json(s) + (i + 1 < kernels.count ? "," : "") }
         lines.append("]}")
         return Data((lines.joined(separator: "\n") + "\n").utf8)

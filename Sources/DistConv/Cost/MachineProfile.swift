@@ -8,6 +8,7 @@ import Foundation
 ///      "ranks_per_node": 2, "threads_per_rank": 1,
 ///      "copy": {"alpha": 1e-6, "beta": 1e-10},
 ///      "intra_node": {"alpha": 2e-6, "beta": 1e-10}, "inter_node": {"alpha": 5e-6, "beta": 1e-9},
+///      "synchronisation": 1e-4,
 ///      "kernels": [{"kind": "conv_forward", "input": [4, 16, 66, 66], "output": [4, 16, 64, 64],
 ///                   "window": [3, 3, 1, 1], "groups": 1, "block": 16, "variant": "", "seconds": 1.2e-4}]}
 ///
@@ -50,10 +51,15 @@ public struct MachineProfile: MachineRates, Codable, Equatable {
     public var copy: LinkCost
     public var intraNode: LinkCost
     public var interNode: LinkCost
+    /// `MachineRates.synchronisation`, measured by `calibrate` (absent in older
+    /// profiles: 0).
+    public var synchronisationSeconds: Double?
+    public var synchronisation: Double { synchronisationSeconds ?? 0 }
     public var kernels: [Sample]
 
     public init(machine: String, ranksPerNode: Int, threadsPerRank: Int = 1, copy: LinkCost, intraNode: LinkCost,
-                interNode: LinkCost, kernels: [Sample]) {
+                interNode: LinkCost, synchronisation: Double? = nil, kernels: [Sample]) {
+        synchronisationSeconds = synchronisation
         self.machine = machine
         self.ranksPerNode = ranksPerNode
         self.threadsPerRank = threadsPerRank
@@ -69,6 +75,7 @@ public struct MachineProfile: MachineRates, Codable, Equatable {
         case threadsPerRank = "threads_per_rank"
         case intraNode = "intra_node"
         case interNode = "inter_node"
+        case synchronisationSeconds = "synchronisation"
     }
 
     public func seconds(_ work: KernelWork) -> Double {

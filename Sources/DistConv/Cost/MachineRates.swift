@@ -13,6 +13,15 @@ public protocol MachineRates: Sendable {
     /// Ranks that share a node (and its link); ranks `r` and `q` are on one node when
     /// `r / ranksPerNode == q / ranksPerNode`, as mpirun's default by-slot mapping places them.
     var ranksPerNode: Int { get }
+    /// Seconds a rank loses, on average, at each point where it waits for others (an
+    /// exchange with messages, the gradient allreduce's end, a statistics gather): ranks
+    /// that computed the same work do not arrive together (a busy host's preemptions, a
+    /// slower core, ranks sharing cores), and the step is the last one's.
+    var synchronisation: Double { get }
+}
+
+extension MachineRates {
+    public var synchronisation: Double { 0 }
 }
 
 /// Latency plus bandwidth: `alpha + bytes * beta` seconds.

@@ -14,8 +14,9 @@ extension StepCostModel {
     func collectiveLink(ranks: Int) -> LinkCost { ranks <= max(rates.ranksPerNode, 1) ? rates.intraNode : rates.interNode }
 
     /// One rank's time for a redistribution: each message packed (sends) and unpacked
-    /// (receives) at `copy`, its own part copied locally, and the messages, sends and
-    /// receives in flight together (the longer side counts).
+    /// (receives) at `copy`, its own part copied locally, the messages, sends and
+    /// receives in flight together (the longer side counts), and, when it has messages,
+    /// the wait for its peers (`synchronisation`).
     func messagesSeconds(_ plan: RedistributionPlan) -> Double {
         let es = elementSize
         var pack = 0.0, send = 0.0, receive = 0.0
@@ -28,7 +29,8 @@ extension StepCostModel {
             receive += link(plan.rank, t.peer).seconds(bytes: t.count * es)
         }
         let local = plan.localCopies.reduce(0) { $0 + $1.volume }
-        return pack + max(send, receive) + rates.copy.seconds(bytes: local * es)
+        let wait = plan.sends.isEmpty && plan.receives.isEmpty ? 0 : rates.synchronisation
+        return pack + max(send, receive) + rates.copy.seconds(bytes: local * es) + wait
     }
 
     func exchangeSeconds(_ ex: ExecutionPlan.Exchange, rank: Int) -> Double {
@@ -79,7 +81,7 @@ extension StepCostModel {
     /// An allgather of `bytes` from each of `ranks` ranks (a ring: `R-1` steps).
     func allgatherSeconds(bytes: Int, ranks: Int) -> Double {
         guard ranks > 1 else { return 0 }
-        return Double(ranks - 1) * collectiveLink(ranks: ranks).seconds(bytes: bytes)
+        return Double(ranks - 1) * collectiveLink(ranks: ranks).seconds(bytes: bytes) + rates.synchronisation
     }
 
     /// Batch norm's statistics, gathered from every rank in forward and again in backward
@@ -91,7 +93,8 @@ extension StepCostModel {
 
     /// Per op index, its share of the replicated gradients' allreduce: the buckets the
     /// runtime makes (`GradientBucket`, parameters in backward order), each costed
-    /// alone, shared out by the op's parameter bytes.
+    /// alone, and the wait for the last rank at the end of backward (`synchronisation`,
+    /// once a step), shared out by the op's parameter bytes.
     func allreduceShares(_ plan: ExecutionPlan) -> [Int: Double] {
         let replicated = plan.parameters.filter(\.replicated).sorted { $0.op > $1.op }
         guard plan.ranks > 1, !replicated.isEmpty else { return [:] }
@@ -103,6 +106,7 @@ extension StepCostModel {
         }
         let buckets = GradientBucket.make(parameters: entries, bucketElements: max(1, bucketBytes / elementSize))
         let total = buckets.reduce(0) { $0 + allreduceSeconds(bytes: $1.count * elementSize, ranks: plan.ranks) }
+            + rates.synchronisation
         var shares: [Int: Double] = [:]
         for p in replicated { shares[p.op, default: 0] += total * Double(p.rect.volume) / Double(offset) }
         return shares

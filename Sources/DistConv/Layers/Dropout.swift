@@ -14,7 +14,7 @@ struct DropoutLayer: ShardLayer {
             dropout_forward(shape: shape, rect: rect, p: ratio, seed: context.seed, step: UInt64(context.step),
                             x: io.cx, y: io.y)
         } else {
-            io.y.update(fromContentsOf: io.x)
+            _ = io.y.update(fromContentsOf: io.x)
         }
         return 0
     }

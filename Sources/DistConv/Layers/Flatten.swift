@@ -4,12 +4,12 @@ import Geometry
 /// element order of input and output is the same.
 struct FlattenLayer: ShardLayer {
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
-        io.y.update(fromContentsOf: io.x)
+        _ = io.y.update(fromContentsOf: io.x)
         return 0
     }
 
     func backward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) {
-        io.dx?.update(fromContentsOf: io.cdy)
+        _ = io.dx?.update(fromContentsOf: io.cdy)
     }
 }
 

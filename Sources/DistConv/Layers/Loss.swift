@@ -24,7 +24,7 @@ struct LossLayer: ShardLayer {
             return softmax_cross_entropy_forward(batch: batch, classes: classes, logits: io.cx, labels: labels,
                                                  globalBatch: context.globalBatch, probs: probs)
         case .multiclassSVM:
-            probs.update(fromContentsOf: io.x)
+            _ = probs.update(fromContentsOf: io.x)
             return multiclass_svm_forward(batch: batch, classes: classes, scores: io.cx, labels: labels,
                                           globalBatch: context.globalBatch)
         }

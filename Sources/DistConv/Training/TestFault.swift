@@ -51,7 +51,7 @@ public struct TestFault: Sendable, Equatable {
     func fire<T: RuntimeScalar>(step: Int, network: Network<T>) {
         guard step == self.step, network.communicator.rank == rank else { return }
         if let log = ProcessInfo.processInfo.environment["DISTCONV_TEST_FAULT_LOG"] {
-            FileManager.default.createFile(atPath: log, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
+            _ = FileManager.default.createFile(atPath: log, contents: Data("\(Date().timeIntervalSince1970)\n".utf8))
         }
         switch kind {
         case .throw:
