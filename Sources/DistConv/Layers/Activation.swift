@@ -73,7 +73,7 @@ struct ActivationLayer: ShardLayer {
     }
 }
 
-extension ActivationLayer: LayerPartitioning {
+extension ActivationLayer: LayerPartitioning, ElementwiseWorks {
     /// Either layout, the output in the input's.
     static func layouts(of op: Op) -> LayerLayouts { .preserving }
 

@@ -36,7 +36,7 @@ struct AffineLayer: ShardLayer {
     }
 }
 
-extension AffineLayer: LayerPartitioning {
+extension AffineLayer: LayerPartitioning, ElementwiseWorks {
     /// The block, the scalar, and the bias at the block's positions (untied, sharded).
     static func regions(of op: Op, block: Rect) -> ForwardRegions {
         guard case .affine(let scale, let bias) = op.kind else { preconditionFailure("\(op.name) is not affine") }

@@ -132,4 +132,12 @@ extension BatchNormalizationLayer: LayerPartitioning {
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
         op.reads(forward, [op.input] + op.parameters)
     }
+
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] {
+        [KernelWork(kind: .batchNormForward, input: r.input.size, output: r.output.size, block: r.inputLayout.blockSize)]
+    }
+    /// One pass gives the input's and the parameters' gradients, wanted or not.
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
+        [KernelWork(kind: .batchNormBackward, input: r.input.size, output: r.output.size, block: r.inputLayout.blockSize)]
+    }
 }

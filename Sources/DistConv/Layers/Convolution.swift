@@ -140,6 +140,35 @@ extension ConvolutionLayer: LayerPartitioning {
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
         op.reads(forward, [op.input] + op.parameters)
     }
+
+    /// One oneDNN call per pass, keyed by the output's block (the layout it computes in).
+    static func work(_ kind: KernelWork.Kind, _ op: Op, _ r: ShardRegions) -> KernelWork {
+        guard case .conv2d(let c) = op.kind else { preconditionFailure("\(op.name) is not a convolution") }
+        return KernelWork(kind: kind, input: r.input.size, output: r.output.size, window: c.kernel + c.stride,
+                          groups: c.groups, block: r.outputLayout.blockSize)
+    }
+
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] { [work(.convolutionForward, op, r)] }
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
+        dx ? [work(.convolutionBackwardData, op, r)] : []
+    }
+    static func backwardWeightsWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] {
+        [work(.convolutionBackwardWeights, op, r)]
+    }
+
+    /// The boundary strips an overlapped convolution recomputes once its halo is in:
+    /// each strip's outputs and the input rows and columns their windows read.
+    static func stripWorks(of op: Op, _ r: ShardRegions, _ strips: [(rows: Range<Int>, cols: Range<Int>)]) -> [KernelWork] {
+        guard case .conv2d(let c) = op.kind else { return [] }
+        let input = r.input.size, output = r.output.size
+        func span(_ n: Int, _ d: Int) -> Int { n == 0 ? 0 : (n - 1) * c.stride[d] + (c.kernel[d] - 1) * c.dilation[d] + 1 }
+        return strips.map { strip in
+            KernelWork(kind: .convolutionForward,
+                       input: [input[0], input[1], span(strip.rows.count, 0), span(strip.cols.count, 1)],
+                       output: [output[0], output[1], strip.rows.count, strip.cols.count],
+                       window: c.kernel + c.stride, groups: c.groups, block: r.outputLayout.blockSize)
+        }
+    }
 }
 
 extension ConvolutionLayer: OverlappingBackward {

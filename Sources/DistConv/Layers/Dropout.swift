@@ -26,6 +26,6 @@ struct DropoutLayer: ShardLayer {
     }
 }
 
-extension DropoutLayer: LayerPartitioning {
+extension DropoutLayer: LayerPartitioning, ElementwiseWorks {
     // Elementwise regions; backward recomputes the mask from the seed and reads nothing.
 }

@@ -13,7 +13,7 @@ struct FlattenLayer: ShardLayer {
     }
 }
 
-extension FlattenLayer: LayerPartitioning {
+extension FlattenLayer: LayerPartitioning, ElementwiseWorks {
     /// Whole images of the block's samples.
     static func regions(of op: Op, block: Rect) -> ForwardRegions {
         let input = Rect(ranges: [block.range(0), 0..<op.inputShape[1], 0..<op.inputShape[2], 0..<op.inputShape[3]])

@@ -13,6 +13,14 @@ protocol LayerPartitioning {
     /// The storage layouts the op's oneDNN kernels take and give (the reference kernels
     /// take NCHW only).
     static func layouts(of op: Op) -> LayerLayouts
+    /// The kernel calls of the op's forward on a rank's shards (`ShardRegions`, halo
+    /// included), as the cost model prices them and `calibrate` times them.
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork]
+    /// The input gradient's calls; `dx` says whether the plan computes an input gradient
+    /// (not for the first layer after the data).
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork]
+    /// The parameter gradients' calls.
+    static func backwardWeightsWorks(of op: Op, _ r: ShardRegions) -> [KernelWork]
 }
 
 /// Which activation layouts a layer's kernels work in (`ExecutionPlan` decides each
@@ -35,6 +43,27 @@ extension LayerPartitioning {
 
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] { [] }
     static func layouts(of op: Op) -> LayerLayouts { .nchw }
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] { [] }
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] { [] }
+    static func backwardWeightsWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] { [] }
+
+    /// An element-wise op's pass over its block (activations, dropout, affine, flatten),
+    /// named by the op's type.
+    static func elementwiseWork(_ op: Op, _ r: ShardRegions, backward: Bool) -> KernelWork {
+        KernelWork(kind: backward ? .elementwiseBackward : .elementwiseForward, input: r.input.size,
+                   output: r.output.size, block: r.inputLayout.blockSize, variant: op.kind.typeName)
+    }
+}
+
+/// The element-wise layers' works: one pass forward, one backward when the plan computes
+/// an input gradient.
+protocol ElementwiseWorks: LayerPartitioning {}
+
+extension ElementwiseWorks {
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] { [elementwiseWork(op, r, backward: false)] }
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
+        dx ? [elementwiseWork(op, r, backward: true)] : []
+    }
 }
 
 extension OpKind {

@@ -70,4 +70,14 @@ extension LinearLayer: LayerPartitioning {
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
         op.reads(forward, [op.input] + op.parameters)
     }
+
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] {
+        [KernelWork(kind: .linearForward, input: r.input.size, output: r.output.size)]
+    }
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
+        dx ? [KernelWork(kind: .linearBackwardData, input: r.input.size, output: r.output.size)] : []
+    }
+    static func backwardWeightsWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] {
+        [KernelWork(kind: .linearBackwardWeights, input: r.input.size, output: r.output.size)]
+    }
 }

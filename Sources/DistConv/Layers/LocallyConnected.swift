@@ -82,4 +82,19 @@ extension LocallyConnectedLayer: LayerPartitioning {
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
         op.reads(forward, [op.input] + op.parameters)
     }
+
+    /// One sgemm-based call per pass (the tile size is not part of the key).
+    static func work(_ kind: KernelWork.Kind, _ op: Op, _ r: ShardRegions) -> KernelWork {
+        guard case .locallyConnected(let l) = op.kind else { preconditionFailure("\(op.name) is not locally connected") }
+        return KernelWork(kind: kind, input: r.input.size, output: r.output.size,
+                          window: l.kernel + [l.tileStride, l.tileStride])
+    }
+
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] { [work(.locallyConnectedForward, op, r)] }
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
+        dx ? [work(.locallyConnectedBackwardData, op, r)] : []
+    }
+    static func backwardWeightsWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] {
+        [work(.locallyConnectedBackwardWeights, op, r)]
+    }
 }

@@ -113,6 +113,17 @@ extension LossLayer: LayerPartitioning {
     static func backwardReads(of op: Op, forward: OpPartition) -> [OpPartition.Access] {
         op.reads(forward, [op.labels]) + [.init(tensor: op.outputs[1], rects: forward.distInput ?? forward.distResult)]
     }
+
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] {
+        guard case .loss(let l) = op.kind else { return [] }
+        let input = r.input.size
+        return [KernelWork(kind: .loss, input: input, output: [input[0], 1, 1, 1], variant: l.rawValue)]
+    }
+    /// The loss writes its scores' gradient whether or not anything reads it.
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
+        guard case .loss(let l) = op.kind else { return [] }
+        return [KernelWork(kind: .loss, input: r.input.size, output: r.input.size, variant: "\(l.rawValue)_backward")]
+    }
 }
 
 extension EvaluateLayer: LayerPartitioning {
@@ -121,5 +132,9 @@ extension EvaluateLayer: LayerPartitioning {
         let whole = Rect(shape: op.outputShape)
         return ForwardRegions(input: block, result: whole, labels: Rect(ranges: [block.range(0), 0..<1, 0..<1, 0..<1]),
                               outputs: [whole])
+    }
+
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] {
+        [KernelWork(kind: .loss, input: r.input.size, output: [r.input.size[0], 1, 1, 1], variant: "evaluate")]
     }
 }

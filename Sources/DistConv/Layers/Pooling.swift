@@ -108,4 +108,15 @@ extension PoolingLayer: LayerPartitioning {
         guard case .pool(let s) = op.kind, s.mode == .max else { return [] }
         return op.reads(forward, [op.input]) + [.init(tensor: op.outputs[0], rects: forward.distResult)]
     }
+
+    static func work(_ kind: KernelWork.Kind, _ op: Op, _ r: ShardRegions) -> KernelWork {
+        guard case .pool(let p) = op.kind else { preconditionFailure("\(op.name) is not a pooling") }
+        return KernelWork(kind: kind, input: r.input.size, output: r.output.size, window: p.kernel + p.stride,
+                          block: r.inputLayout.blockSize, variant: p.mode == .max ? "max" : "average")
+    }
+
+    static func forwardWorks(of op: Op, _ r: ShardRegions) -> [KernelWork] { [work(.poolingForward, op, r)] }
+    static func backwardDataWorks(of op: Op, _ r: ShardRegions, dx: Bool) -> [KernelWork] {
+        dx ? [work(.poolingBackward, op, r)] : []
+    }
 }
