@@ -12,6 +12,9 @@ public struct PassTotals: Sendable, Equatable {
     public var summedLoss: Double = 0
     /// The loss or a gradient held a NaN or an infinity, and the update was not made.
     public var nonFinite = false
+    /// Ranks whose sharded parameters' gradients hold a NaN or an infinity (summed with
+    /// the totals, so that the finite check needs no collective of its own).
+    var ranksWithNonFiniteShards: Double = 0
 }
 
 extension Network {

@@ -13,7 +13,7 @@ extension Network {
         var result = computeGradients(globalBatch: globalBatch, step: step)
         let checked = StepTimer.now()
         Activity.set(.finiteCheck)
-        result.nonFinite = !gradientsAreFinite(loss: result.loss)
+        result.nonFinite = !gradientsAreFinite(result)
         timer.add("check", since: checked)
         if result.nonFinite { return result }
         let t0 = StepTimer.now()
@@ -40,9 +40,10 @@ extension Network {
         let context = StepContext(training: true, step: step, seed: seed, globalBatch: globalBatch,
                                   validRows: globalBatch, reducer: .local)
         zeroGradients()
-        let local = forwardPass(context)
+        var local = forwardPass(context)
         backwardPass(context)
         finishGradients()
+        local.ranksWithNonFiniteShards = shardedGradientsAreFinite() ? 0 : 1
         return totals(local)
     }
 
@@ -78,13 +79,15 @@ extension Network {
 
     /// Sums this rank's shares with every other rank's.
     func totals(_ local: PassTotals) -> PassTotals {
-        var v = [local.loss, local.correct, local.rows, local.summedLoss]
+        var v = [local.loss, local.correct, local.rows, local.summedLoss, local.ranksWithNonFiniteShards]
         Activity.set(.totals)
         do {
             try communicator.allreduce(&v)
         } catch {
             communicator.abort(error)
         }
-        return PassTotals(loss: v[0], correct: v[1], rows: v[2], summedLoss: v[3])
+        var t = PassTotals(loss: v[0], correct: v[1], rows: v[2], summedLoss: v[3])
+        t.ranksWithNonFiniteShards = v[4]
+        return t
     }
 }

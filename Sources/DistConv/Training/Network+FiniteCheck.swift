@@ -19,22 +19,19 @@ public struct NonFiniteSite: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension Network {
-    /// True when the step's loss and every gradient this rank holds are finite. The
-    /// replicated parameters' gradients are checked after their allreduce (the same
-    /// values on every rank, so every rank gets the same answer); sharded parameters'
-    /// gradients differ by rank, so when the model has any, the ranks agree with one
-    /// allreduce. Collective.
-    func gradientsAreFinite(loss: Double) -> Bool {
-        guard loss.isFinite else { return false }
-        var finite = Self.allFinite(UnsafeBufferPointer(gradientSlab))
-        let sharded = parameters.filter { !$0.spec.replicated }
-        guard !sharded.isEmpty else { return finite }
-        for p in sharded where finite { finite = Self.allFinite(UnsafeBufferPointer(p.gradient)) }
-        do {
-            return try communicator.allreduce(finite ? 1 : 0, .min) == 1
-        } catch {
-            communicator.abort(error)
-        }
+    /// True when the step's loss and every gradient are finite, the same answer on every
+    /// rank without a collective of its own: the loss is the ranks' sum, the replicated
+    /// parameters' gradients are checked after their allreduce (the same values on every
+    /// rank), and sharded parameters' gradients, which differ by rank, were checked by
+    /// each rank before the totals' allreduce, which counted the ranks that saw a
+    /// non-finite one (`shardedGradientsAreFinite`).
+    func gradientsAreFinite(_ totals: PassTotals) -> Bool {
+        totals.loss.isFinite && totals.ranksWithNonFiniteShards == 0 && Self.allFinite(UnsafeBufferPointer(gradientSlab))
+    }
+
+    /// Whether this rank's sharded parameters' gradients are all finite.
+    func shardedGradientsAreFinite() -> Bool {
+        parameters.allSatisfy { $0.spec.replicated || Self.allFinite(UnsafeBufferPointer($0.gradient)) }
     }
 
     /// True when no element is NaN or infinite: `x * 0` is 0 for every finite x and NaN
