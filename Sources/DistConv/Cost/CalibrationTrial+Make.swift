@@ -54,259 +54,43 @@ extension CalibrationTrial {
     }
 }
 
-// MARK: - The kinds
+// MARK: - The kinds (the layers' own in their files: `Layers/*.swift`)
 
 extension CalibrationTrial {
-    private func check(_ work: KernelWork, _ ok: Bool, _ problem: @autoclosure () -> String) throws(CalibrationError) {
+    func check(_ work: KernelWork, _ ok: Bool, _ problem: @autoclosure () -> String) throws(CalibrationError) {
         if !ok { throw CalibrationError(work, problem()) }
     }
 
-    private func nchw(_ work: KernelWork, _ shape: [Int], _ what: String) throws(CalibrationError) -> (Int, Int, Int, Int) {
+    func nchw(_ work: KernelWork, _ shape: [Int], _ what: String) throws(CalibrationError) -> (Int, Int, Int, Int) {
         try check(work, shape.count == 4 && shape.allSatisfy { $0 >= 1 }, "\(what) \(shape) is not [N, C, H, W] of sizes >= 1")
         return (shape[0], shape[1], shape[2], shape[3])
     }
 
-    private func window(_ work: KernelWork) throws(CalibrationError) -> (kh: Int, kw: Int, sh: Int, sw: Int) {
+    func window(_ work: KernelWork) throws(CalibrationError) -> (kh: Int, kw: Int, sh: Int, sw: Int) {
         try check(work, work.window.count == 4 && work.window.allSatisfy { $0 >= 1 },
                   "window \(work.window) is not [KH, KW, SH, SW] of sizes >= 1")
         return (work.window[0], work.window[1], work.window[2], work.window[3])
     }
 
-    fileprivate func convolution(_ work: KernelWork, input: ActivationLayout) throws {
-        let (n, c, h, w) = try nchw(work, work.input, "input")
-        let (on, f, oh, ow) = try nchw(work, work.output, "output")
-        let (kh, kw, sh, sw) = try window(work)
-        try check(work, on == n, "input and output batches differ")
-        let ph = Self.padding(input: h, output: oh, kernel: kh, stride: sh)
-        let pw = Self.padding(input: w, output: ow, kernel: kw, stride: sw)
-        let g = try Conv2DGeometry(inChannels: c, outChannels: f, height: h, width: w, kernelHeight: kh,
-                                   kernelWidth: kw, strideH: sh, strideW: sw, paddingH: ph, paddingW: pw,
-                                   groups: work.groups)
-        let shard = SpatialShard(inputRows: 0..<h, inputCols: 0..<w, outputRows: 0..<oh, outputCols: 0..<ow)
-        let weight = floats(g.weightCount(outChannels: 0..<f)), dweight = floats(weight.count)
-        let bias = floats(f), dbias = floats(f)
-        if work.groups != 1 {
-            // Grouped convolutions run on the reference im2col + GEMM kernels, in NCHW.
-            let x = floats(n * c * h * w), y = floats(n * f * oh * ow)
-            let ws = floats(conv2d_workspace_count(g, shard))
-            switch work.kind {
-            case .convolutionForward:
-                run = { conv2d_forward(g, shard, batch: n, outChannels: 0..<f, x: UnsafeBufferPointer(x),
-                                       weight: UnsafeBufferPointer(weight), bias: UnsafeBufferPointer(bias), y: y,
-                                       workspace: ws) }
-            case .convolutionBackwardData:
-                let dx = floats(x.count)
-                run = { conv2d_backward_data(g, shard, batch: n, outChannels: 0..<f, dy: UnsafeBufferPointer(y),
-                                             weight: UnsafeBufferPointer(weight), dx: dx, workspace: ws) }
-            default:
-                run = { conv2d_backward_filter(g, shard, batch: n, outChannels: 0..<f, x: UnsafeBufferPointer(x),
-                                               dy: UnsafeBufferPointer(y), dweight: dweight, workspace: ws) }
-            }
-            return
-        }
-        let output = Self.layout(block: work.block)
-        let k = try DNNLConvolution(g, shard, batch: n, input: input, output: output, bias: true)
-        retained.append(k)
-        let x = floats(input.count(n: n, c: c, h: h, w: w)), y = floats(output.count(n: n, c: f, h: oh, w: ow))
-        switch work.kind {
-        case .convolutionForward:
-            run = { k.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(weight),
-                              bias: UnsafeBufferPointer(bias), y: y) }
-        case .convolutionBackwardData:
-            let dx = floats(x.count)
-            run = { k.backwardData(dy: UnsafeBufferPointer(y), weight: UnsafeBufferPointer(weight), dx: dx) }
-        default:
-            run = { k.backwardWeights(x: UnsafeBufferPointer(x), dy: UnsafeBufferPointer(y), dweight: dweight,
-                                      dbias: dbias) }
-        }
-    }
-
-    fileprivate func pooling(_ work: KernelWork) throws {
-        let (n, c, h, w) = try nchw(work, work.input, "input")
-        let (_, _, oh, ow) = try nchw(work, work.output, "output")
-        let (kh, kw, sh, sw) = try window(work)
-        let g = try Pool2DGeometry(channels: c, height: h, width: w, kernelHeight: kh, kernelWidth: kw, strideH: sh,
-                                   strideW: sw, paddingH: min(Self.padding(input: h, output: oh, kernel: kh, stride: sh), kh / 2),
-                                   paddingW: min(Self.padding(input: w, output: ow, kernel: kw, stride: sw), kw / 2))
-        let shard = SpatialShard(inputRows: 0..<h, inputCols: 0..<w, outputRows: 0..<min(oh, g.outputHeight),
-                                 outputCols: 0..<min(ow, g.outputWidth))
-        let layout = Self.layout(block: work.block)
-        let x = floats(layout.count(n: n, c: c, h: h, w: w))
-        let y = floats(layout.count(n: n, c: c, h: shard.outputRows.count, w: shard.outputCols.count))
-        let max = work.variant != "average"
-        if max && maxpool2d_blocked16_supports(g, layout: layout) {
-            let argmax = indices(y.count, below: 1)
-            if work.kind == .poolingForward {
-                run = { maxpool2d_forward_blocked16(g, shard, batch: n, x: UnsafeBufferPointer(x), y: y, argmax: argmax) }
-            } else {
-                maxpool2d_forward_blocked16(g, shard, batch: n, x: UnsafeBufferPointer(x), y: y, argmax: argmax)
-                let dx = floats(x.count)
-                run = { maxpool2d_backward_blocked16(g, shard, batch: n, dy: UnsafeBufferPointer(y),
-                                                     argmax: UnsafeBufferPointer(argmax), dx: dx) }
-            }
-            return
-        }
-        let k = try DNNLPooling(g, shard, batch: n, kind: max ? .max : .average, layout: layout)
-        retained.append(k)
-        let ws = UnsafeMutableRawBufferPointer(indices((k.workspaceBytes + 3) / 4, below: 1))
-        let workspace = k.workspaceBytes == 0 ? nil : ws
-        k.forward(x: UnsafeBufferPointer(x), y: y, workspace: workspace)
-        if work.kind == .poolingForward {
-            run = { k.forward(x: UnsafeBufferPointer(x), y: y, workspace: workspace) }
-        } else {
-            let dx = floats(x.count)
-            run = { k.backward(dy: UnsafeBufferPointer(y), workspace: workspace.map { UnsafeRawBufferPointer($0) }, dx: dx) }
-        }
-    }
-
-    fileprivate func batchNorm(_ work: KernelWork) throws {
-        let (n, c, h, w) = try nchw(work, work.output, "output")
-        let layout = Self.layout(block: work.block)
-        let x = floats(layout.count(n: n, c: c, h: h, w: w)), y = floats(x.count)
-        let gamma = floats(c), beta = floats(c), mean = floats(c), variance = floats(c)
-        let savedMean = floats(c), savedInvStd = floats(c), dgamma = floats(c), dbeta = floats(c)
-        for i in 0..<c { variance[i] = 1 }
-        let moments = UnsafeMutableBufferPointer<BatchNormMoments>.allocate(capacity: c)
-        let sums = UnsafeMutableBufferPointer<Double>.allocate(capacity: batchnorm_sums_count(channels: c))
-        retained.append(Deallocation { moments.deallocate(); sums.deallocate() })
-        let forward = {
-            batchnorm_forward_train(layout: layout, batch: n, channels: c, plane: h * w, x: UnsafeBufferPointer(x),
-                                    gamma: UnsafeBufferPointer(gamma), beta: UnsafeBufferPointer(beta), epsilon: 1e-5,
-                                    momentum: 0.1, runningMean: mean, runningVar: variance, y: y, savedMean: savedMean,
-                                    savedInvStd: savedInvStd, moments: moments, reducer: .local)
-        }
-        if work.kind == .batchNormForward { run = forward; return }
-        forward()
-        let dx = floats(x.count)
-        run = {
-            batchnorm_backward_train(layout: layout, batch: n, channels: c, plane: h * w, x: UnsafeBufferPointer(x),
-                                     dy: UnsafeBufferPointer(y), gamma: UnsafeBufferPointer(gamma),
-                                     savedMean: UnsafeBufferPointer(savedMean),
-                                     savedInvStd: UnsafeBufferPointer(savedInvStd), dx: dx, dgamma: dgamma, dbeta: dbeta,
-                                     sums: sums, reducer: .local)
-        }
-    }
-
-    fileprivate func elementwise(_ work: KernelWork) throws {
+    /// An element-wise work's shape, layout, buffers (input, output, input gradient) and
+    /// whether it is the forward pass.
+    func elementwiseBuffers(_ work: KernelWork) throws(CalibrationError) -> (
+        Int, Int, Int, Int, ActivationLayout, UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>,
+        UnsafeMutableBufferPointer<Float>, Bool
+    ) {
         let (n, c, h, w) = try nchw(work, work.output, "output")
         let layout = Self.layout(block: work.block)
         let count = layout.count(n: n, c: c, h: h, w: w)
-        let x = floats(count), y = floats(count), dx = floats(count)
-        let forward = work.kind == .elementwiseForward
+        return (n, c, h, w, layout, floats(count), floats(count), floats(count), work.kind == .elementwiseForward)
+    }
+
+    /// Element-wise works by the layer they stand for (their `variant`).
+    func elementwise(_ work: KernelWork) throws {
         switch work.variant {
-        case "dropout":
-            let shape = [n, c, h, w], rect = Rect(shape: shape)
-            try check(work, layout == .nchw, "dropout runs in NCHW")
-            run = forward
-                ? { dropout_forward(shape: shape, rect: rect, p: 0.5, seed: 1, step: 1, x: UnsafeBufferPointer(x), y: y) }
-                : { dropout_backward(shape: shape, rect: rect, p: 0.5, seed: 1, step: 1, dy: UnsafeBufferPointer(x), dx: dx) }
-        case "flatten":
-            run = { _ = y.update(fromContentsOf: UnsafeBufferPointer(forward ? x : dx)) }
-        case "affine":
-            let b = floats(c * h * w), db = floats(b.count)
-            try check(work, layout == .nchw, "affine runs in NCHW")
-            run = forward
-                ? { affine_forward(batch: n, x: UnsafeBufferPointer(x), a: 0.5, b: UnsafeBufferPointer(b), y: y) }
-                : {
-                    var da: Float = 0
-                    affine_backward(batch: n, x: UnsafeBufferPointer(x), a: 0.5, dy: UnsafeBufferPointer(y), dx: dx,
-                                    da: &da, db: db)
-                }
-        default:
-            let kind: DNNLElementwise.Kind
-            switch work.variant {
-            case "tanh": kind = .tanh
-            case "sigmoid": kind = .sigmoid
-            case "", "relu": kind = .relu
-            default: throw CalibrationError(work, "unknown element-wise variant '\(work.variant)'")
-            }
-            let k = DNNLElementwise(kind, n: n, c: c, h: h, w: w, layout: layout)
-            retained.append(k)
-            run = forward
-                ? { k.forward(x: UnsafeBufferPointer(x), y: y) }
-                : { k.backward(saved: UnsafeBufferPointer(y), dy: UnsafeBufferPointer(x), dx: dx) }
-        }
-    }
-
-    fileprivate func linear(_ work: KernelWork) throws {
-        let (n, c, h, w) = try nchw(work, work.input, "input")
-        let m = try nchw(work, work.output, "output").1
-        let k = c * h * w
-        let x = floats(n * k), weight = floats(m * k), bias = floats(m), y = floats(n * m)
-        switch work.kind {
-        case .linearForward:
-            run = { linear_forward(batch: n, inFeatures: k, outFeatures: m, x: UnsafeBufferPointer(x),
-                                   weight: UnsafeBufferPointer(weight), bias: UnsafeBufferPointer(bias), y: y) }
-        case .linearBackwardData:
-            let dx = floats(n * k)
-            run = { linear_backward_data(batch: n, inFeatures: k, outFeatures: m, dy: UnsafeBufferPointer(y),
-                                         weight: UnsafeBufferPointer(weight), dx: dx) }
-        default:
-            let dweight = floats(m * k), dbias = floats(m)
-            run = {
-                linear_backward_filter(batch: n, inFeatures: k, outFeatures: m, x: UnsafeBufferPointer(x),
-                                       dy: UnsafeBufferPointer(y), dweight: dweight)
-                linear_backward_bias(batch: n, outFeatures: m, dy: UnsafeBufferPointer(y), dbias: dbias)
-            }
-        }
-    }
-
-    fileprivate func locallyConnected(_ work: KernelWork) throws {
-        let (n, c, h, w) = try nchw(work, work.input, "input")
-        let (_, f, oh, ow) = try nchw(work, work.output, "output")
-        let (kh, kw, stride, _) = try window(work)
-        var ty = 4, tx = 4
-        if work.variant.hasPrefix("tile ") {
-            let parts = work.variant.dropFirst(5).split(separator: "x").compactMap { Int($0) }
-            try check(work, parts.count == 2 && parts.allSatisfy { $0 >= 1 }, "variant '\(work.variant)' is not 'tile SYxSX'")
-            (ty, tx) = (parts[0], parts[1])
-        }
-        try check(work, oh % ty == 0 && ow % tx == 0, "output \(oh)x\(ow) is not whole \(ty)x\(tx) tiles")
-        let g = try LocallyConnectedGeometry(inChannels: c, outChannels: f, height: h, width: w, kernelHeight: kh,
-                                             kernelWidth: kw, tileStride: stride, tileHeight: ty, tileWidth: tx,
-                                             tilesY: oh / ty, tilesX: ow / tx)
-        let shard = TileShard.whole(g)
-        let x = floats(n * c * h * w), y = floats(n * f * oh * ow)
-        let packed = floats(g.weightCount(tiles: shard.tiles)), ws = floats(locally_connected_workspace_count(g, batch: n))
-        switch work.kind {
-        case .locallyConnectedForward:
-            run = { locally_connected_forward(g, shard, batch: n, x: UnsafeBufferPointer(x),
-                                              packedWeight: UnsafeBufferPointer(packed), y: y, workspace: ws) }
-        case .locallyConnectedBackwardData:
-            let dx = floats(x.count)
-            run = { locally_connected_backward_data(g, shard, batch: n, dy: UnsafeBufferPointer(y),
-                                                    packedWeight: UnsafeBufferPointer(packed), dx: dx, workspace: ws) }
-        default:
-            let dpacked = floats(packed.count)
-            run = { locally_connected_backward_filter(g, shard, batch: n, x: UnsafeBufferPointer(x),
-                                                      dy: UnsafeBufferPointer(y), dpackedWeight: dpacked, workspace: ws) }
-        }
-    }
-
-    fileprivate func loss(_ work: KernelWork) throws {
-        let shape = work.input.isEmpty ? work.output : work.input
-        try check(work, shape.count >= 2 && shape.allSatisfy { $0 >= 1 }, "logits \(shape) are not [N, classes, ...]")
-        let n = shape[0], classes = shape[1...].reduce(1, *)
-        let logits = floats(n * classes), probs = floats(n * classes), dlogits = floats(n * classes)
-        let labels = UnsafeBufferPointer(indices(n, below: classes))
-        let backward = work.variant.hasSuffix("_backward")
-        switch backward ? String(work.variant.dropLast("_backward".count)) : work.variant {
-        case "evaluate":
-            run = { _ = accuracy_count(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels) }
-        case "multiclass_svm":
-            run = backward
-                ? { multiclass_svm_backward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels,
-                                            globalBatch: n, dscores: dlogits) }
-                : { _ = multiclass_svm_forward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits),
-                                               labels: labels, globalBatch: n) }
-        case "", "softmax_cross_entropy":
-            run = backward
-                ? { softmax_cross_entropy_backward(batch: n, classes: classes, probs: UnsafeBufferPointer(probs),
-                                                   labels: labels, globalBatch: n, dlogits: dlogits) }
-                : { _ = softmax_cross_entropy_forward(batch: n, classes: classes, logits: UnsafeBufferPointer(logits),
-                                                      labels: labels, globalBatch: n, probs: probs) }
-        default:
-            throw CalibrationError(work, "unknown loss variant '\(work.variant)'")
+        case "dropout": try dropoutTrial(work)
+        case "flatten": try flattenTrial(work)
+        case "affine": try affineTrial(work)
+        default: try activationTrial(work)
         }
     }
 
@@ -362,7 +146,7 @@ extension CalibrationTrial {
 }
 
 /// Runs `body` when the trial goes (buffers not of the trial's own element types).
-private final class Deallocation {
+final class Deallocation {
     let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
     deinit { body() }

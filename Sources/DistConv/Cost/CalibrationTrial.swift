@@ -3,8 +3,9 @@ import Kernels
 
 /// One `KernelWork` made runnable: its buffers allocated and filled, its kernel objects
 /// built (oneDNN primitives are made here, not in `run`), and `run` making the one call
-/// the runtime makes for it. `Calibration` times `run`; `CalibrationTrial+Make.swift` says how
-/// each kind maps to the Kernels (and Data, Optimizers) code the layers call.
+/// the runtime makes for it. `Calibration` times `run`; `CalibrationTrial+Make.swift` maps
+/// each kind to its trial: a layer's kinds in that layer's file (`Layers/*.swift`, the
+/// Kernels code the layer calls), reorders, data loads and optimizer updates there.
 final class CalibrationTrial {
     private var floatBuffers: [UnsafeMutableBufferPointer<Float>] = []
     private var indexBuffers: [UnsafeMutableBufferPointer<Int32>] = []

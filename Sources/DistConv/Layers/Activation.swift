@@ -82,3 +82,25 @@ extension ActivationLayer: LayerPartitioning, ElementwiseWorks {
         [.init(tensor: op.outputs[0], rects: forward.distResult)]
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of the activations' passes (oneDNN's eltwise).
+extension CalibrationTrial {
+    /// An element-wise calibration trial of this layer (`CalibrationTrial.elementwise`).
+    func activationTrial(_ work: KernelWork) throws {
+        let (n, c, h, w, layout, x, y, dx, forward) = try elementwiseBuffers(work)
+        let kind: DNNLElementwise.Kind
+        switch work.variant {
+        case "tanh": kind = .tanh
+        case "sigmoid": kind = .sigmoid
+        case "", "relu": kind = .relu
+        default: throw CalibrationError(work, "unknown element-wise variant '\(work.variant)'")
+        }
+        let k = DNNLElementwise(kind, n: n, c: c, h: h, w: w, layout: layout)
+        retained.append(k)
+        run = forward
+            ? { k.forward(x: UnsafeBufferPointer(x), y: y) }
+            : { k.backward(saved: UnsafeBufferPointer(y), dy: UnsafeBufferPointer(x), dx: dx) }
+    }
+}

@@ -50,3 +50,22 @@ extension AffineLayer: LayerPartitioning, ElementwiseWorks {
         return op.reads(forward, [op.input, scale])
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of the affine layer's passes.
+extension CalibrationTrial {
+    /// An element-wise calibration trial of this layer (`CalibrationTrial.elementwise`).
+    func affineTrial(_ work: KernelWork) throws {
+        let (n, c, h, w, layout, x, y, dx, forward) = try elementwiseBuffers(work)
+        let b = floats(c * h * w), db = floats(b.count)
+        try check(work, layout == .nchw, "affine runs in NCHW")
+        run = forward
+            ? { affine_forward(batch: n, x: UnsafeBufferPointer(x), a: 0.5, b: UnsafeBufferPointer(b), y: y) }
+            : {
+                var da: Float = 0
+                affine_backward(batch: n, x: UnsafeBufferPointer(x), a: 0.5, dy: UnsafeBufferPointer(y), dx: dx,
+                                da: &da, db: db)
+            }
+    }
+}

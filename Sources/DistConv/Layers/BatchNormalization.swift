@@ -141,3 +141,36 @@ extension BatchNormalizationLayer: LayerPartitioning {
         [KernelWork(kind: .batchNormBackward, input: r.input.size, output: r.output.size, block: r.inputLayout.blockSize)]
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of batch norm's passes: this layer's kernels on one shard.
+extension CalibrationTrial {
+    func batchNorm(_ work: KernelWork) throws {
+        let (n, c, h, w) = try nchw(work, work.output, "output")
+        let layout = Self.layout(block: work.block)
+        let x = floats(layout.count(n: n, c: c, h: h, w: w)), y = floats(x.count)
+        let gamma = floats(c), beta = floats(c), mean = floats(c), variance = floats(c)
+        let savedMean = floats(c), savedInvStd = floats(c), dgamma = floats(c), dbeta = floats(c)
+        for i in 0..<c { variance[i] = 1 }
+        let moments = UnsafeMutableBufferPointer<BatchNormMoments>.allocate(capacity: c)
+        let sums = UnsafeMutableBufferPointer<Double>.allocate(capacity: batchnorm_sums_count(channels: c))
+        retained.append(Deallocation { moments.deallocate(); sums.deallocate() })
+        let forward = {
+            batchnorm_forward_train(layout: layout, batch: n, channels: c, plane: h * w, x: UnsafeBufferPointer(x),
+                                    gamma: UnsafeBufferPointer(gamma), beta: UnsafeBufferPointer(beta), epsilon: 1e-5,
+                                    momentum: 0.1, runningMean: mean, runningVar: variance, y: y, savedMean: savedMean,
+                                    savedInvStd: savedInvStd, moments: moments, reducer: .local)
+        }
+        if work.kind == .batchNormForward { run = forward; return }
+        forward()
+        let dx = floats(x.count)
+        run = {
+            batchnorm_backward_train(layout: layout, batch: n, channels: c, plane: h * w, x: UnsafeBufferPointer(x),
+                                     dy: UnsafeBufferPointer(y), gamma: UnsafeBufferPointer(gamma),
+                                     savedMean: UnsafeBufferPointer(savedMean),
+                                     savedInvStd: UnsafeBufferPointer(savedInvStd), dx: dx, dgamma: dgamma, dbeta: dbeta,
+                                     sums: sums, reducer: .local)
+        }
+    }
+}

@@ -225,3 +225,57 @@ extension ConvolutionLayer: OverlappingLayer {
         return lo..<(hi + 1)
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of a convolution's passes: this layer's kernels on one shard.
+extension CalibrationTrial {
+    func convolution(_ work: KernelWork, input: ActivationLayout) throws {
+        let (n, c, h, w) = try nchw(work, work.input, "input")
+        let (on, f, oh, ow) = try nchw(work, work.output, "output")
+        let (kh, kw, sh, sw) = try window(work)
+        try check(work, on == n, "input and output batches differ")
+        let ph = Self.padding(input: h, output: oh, kernel: kh, stride: sh)
+        let pw = Self.padding(input: w, output: ow, kernel: kw, stride: sw)
+        let g = try Conv2DGeometry(inChannels: c, outChannels: f, height: h, width: w, kernelHeight: kh,
+                                   kernelWidth: kw, strideH: sh, strideW: sw, paddingH: ph, paddingW: pw,
+                                   groups: work.groups)
+        let shard = SpatialShard(inputRows: 0..<h, inputCols: 0..<w, outputRows: 0..<oh, outputCols: 0..<ow)
+        let weight = floats(g.weightCount(outChannels: 0..<f)), dweight = floats(weight.count)
+        let bias = floats(f), dbias = floats(f)
+        if work.groups != 1 {
+            // Grouped convolutions run on the reference im2col + GEMM kernels, in NCHW.
+            let x = floats(n * c * h * w), y = floats(n * f * oh * ow)
+            let ws = floats(conv2d_workspace_count(g, shard))
+            switch work.kind {
+            case .convolutionForward:
+                run = { conv2d_forward(g, shard, batch: n, outChannels: 0..<f, x: UnsafeBufferPointer(x),
+                                       weight: UnsafeBufferPointer(weight), bias: UnsafeBufferPointer(bias), y: y,
+                                       workspace: ws) }
+            case .convolutionBackwardData:
+                let dx = floats(x.count)
+                run = { conv2d_backward_data(g, shard, batch: n, outChannels: 0..<f, dy: UnsafeBufferPointer(y),
+                                             weight: UnsafeBufferPointer(weight), dx: dx, workspace: ws) }
+            default:
+                run = { conv2d_backward_filter(g, shard, batch: n, outChannels: 0..<f, x: UnsafeBufferPointer(x),
+                                               dy: UnsafeBufferPointer(y), dweight: dweight, workspace: ws) }
+            }
+            return
+        }
+        let output = Self.layout(block: work.block)
+        let k = try DNNLConvolution(g, shard, batch: n, input: input, output: output, bias: true)
+        retained.append(k)
+        let x = floats(input.count(n: n, c: c, h: h, w: w)), y = floats(output.count(n: n, c: f, h: oh, w: ow))
+        switch work.kind {
+        case .convolutionForward:
+            run = { k.forward(x: UnsafeBufferPointer(x), weight: UnsafeBufferPointer(weight),
+                              bias: UnsafeBufferPointer(bias), y: y) }
+        case .convolutionBackwardData:
+            let dx = floats(x.count)
+            run = { k.backwardData(dy: UnsafeBufferPointer(y), weight: UnsafeBufferPointer(weight), dx: dx) }
+        default:
+            run = { k.backwardWeights(x: UnsafeBufferPointer(x), dy: UnsafeBufferPointer(y), dweight: dweight,
+                                      dbias: dbias) }
+        }
+    }
+}

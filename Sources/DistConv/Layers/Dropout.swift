@@ -29,3 +29,18 @@ struct DropoutLayer: ShardLayer {
 extension DropoutLayer: LayerPartitioning, ElementwiseWorks {
     // Elementwise regions; backward recomputes the mask from the seed and reads nothing.
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of dropout's passes.
+extension CalibrationTrial {
+    /// An element-wise calibration trial of this layer (`CalibrationTrial.elementwise`).
+    func dropoutTrial(_ work: KernelWork) throws {
+        let (n, c, h, w, layout, x, y, dx, forward) = try elementwiseBuffers(work)
+        let shape = [n, c, h, w], rect = Rect(shape: shape)
+        try check(work, layout == .nchw, "dropout runs in NCHW")
+        run = forward
+            ? { dropout_forward(shape: shape, rect: rect, p: 0.5, seed: 1, step: 1, x: UnsafeBufferPointer(x), y: y) }
+            : { dropout_backward(shape: shape, rect: rect, p: 0.5, seed: 1, step: 1, dy: UnsafeBufferPointer(x), dx: dx) }
+    }
+}

@@ -81,3 +81,31 @@ extension LinearLayer: LayerPartitioning {
         [KernelWork(kind: .linearBackwardWeights, input: r.input.size, output: r.output.size)]
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of a linear layer's passes.
+extension CalibrationTrial {
+    func linear(_ work: KernelWork) throws {
+        let (n, c, h, w) = try nchw(work, work.input, "input")
+        let m = try nchw(work, work.output, "output").1
+        let k = c * h * w
+        let x = floats(n * k), weight = floats(m * k), bias = floats(m), y = floats(n * m)
+        switch work.kind {
+        case .linearForward:
+            run = { linear_forward(batch: n, inFeatures: k, outFeatures: m, x: UnsafeBufferPointer(x),
+                                   weight: UnsafeBufferPointer(weight), bias: UnsafeBufferPointer(bias), y: y) }
+        case .linearBackwardData:
+            let dx = floats(n * k)
+            run = { linear_backward_data(batch: n, inFeatures: k, outFeatures: m, dy: UnsafeBufferPointer(y),
+                                         weight: UnsafeBufferPointer(weight), dx: dx) }
+        default:
+            let dweight = floats(m * k), dbias = floats(m)
+            run = {
+                linear_backward_filter(batch: n, inFeatures: k, outFeatures: m, x: UnsafeBufferPointer(x),
+                                       dy: UnsafeBufferPointer(y), dweight: dweight)
+                linear_backward_bias(batch: n, outFeatures: m, dy: UnsafeBufferPointer(y), dbias: dbias)
+            }
+        }
+    }
+}

@@ -98,3 +98,40 @@ extension LocallyConnectedLayer: LayerPartitioning {
         [work(.locallyConnectedBackwardWeights, op, r)]
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of a locally connected layer's passes.
+extension CalibrationTrial {
+    func locallyConnected(_ work: KernelWork) throws {
+        let (n, c, h, w) = try nchw(work, work.input, "input")
+        let (_, f, oh, ow) = try nchw(work, work.output, "output")
+        let (kh, kw, stride, _) = try window(work)
+        var ty = 4, tx = 4
+        if work.variant.hasPrefix("tile ") {
+            let parts = work.variant.dropFirst(5).split(separator: "x").compactMap { Int($0) }
+            try check(work, parts.count == 2 && parts.allSatisfy { $0 >= 1 }, "variant '\(work.variant)' is not 'tile SYxSX'")
+            (ty, tx) = (parts[0], parts[1])
+        }
+        try check(work, oh % ty == 0 && ow % tx == 0, "output \(oh)x\(ow) is not whole \(ty)x\(tx) tiles")
+        let g = try LocallyConnectedGeometry(inChannels: c, outChannels: f, height: h, width: w, kernelHeight: kh,
+                                             kernelWidth: kw, tileStride: stride, tileHeight: ty, tileWidth: tx,
+                                             tilesY: oh / ty, tilesX: ow / tx)
+        let shard = TileShard.whole(g)
+        let x = floats(n * c * h * w), y = floats(n * f * oh * ow)
+        let packed = floats(g.weightCount(tiles: shard.tiles)), ws = floats(locally_connected_workspace_count(g, batch: n))
+        switch work.kind {
+        case .locallyConnectedForward:
+            run = { locally_connected_forward(g, shard, batch: n, x: UnsafeBufferPointer(x),
+                                              packedWeight: UnsafeBufferPointer(packed), y: y, workspace: ws) }
+        case .locallyConnectedBackwardData:
+            let dx = floats(x.count)
+            run = { locally_connected_backward_data(g, shard, batch: n, dy: UnsafeBufferPointer(y),
+                                                    packedWeight: UnsafeBufferPointer(packed), dx: dx, workspace: ws) }
+        default:
+            let dpacked = floats(packed.count)
+            run = { locally_connected_backward_filter(g, shard, batch: n, x: UnsafeBufferPointer(x),
+                                                      dy: UnsafeBufferPointer(y), dpackedWeight: dpacked, workspace: ws) }
+        }
+    }
+}

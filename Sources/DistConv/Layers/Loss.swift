@@ -138,3 +138,35 @@ extension EvaluateLayer: LayerPartitioning {
         [KernelWork(kind: .loss, input: r.input.size, output: [r.input.size[0], 1, 1, 1], variant: "evaluate")]
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of the losses' and the evaluation's passes.
+extension CalibrationTrial {
+    func loss(_ work: KernelWork) throws {
+        let shape = work.input.isEmpty ? work.output : work.input
+        try check(work, shape.count >= 2 && shape.allSatisfy { $0 >= 1 }, "logits \(shape) are not [N, classes, ...]")
+        let n = shape[0], classes = shape[1...].reduce(1, *)
+        let logits = floats(n * classes), probs = floats(n * classes), dlogits = floats(n * classes)
+        let labels = UnsafeBufferPointer(indices(n, below: classes))
+        let backward = work.variant.hasSuffix("_backward")
+        switch backward ? String(work.variant.dropLast("_backward".count)) : work.variant {
+        case "evaluate":
+            run = { _ = accuracy_count(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels) }
+        case "multiclass_svm":
+            run = backward
+                ? { multiclass_svm_backward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits), labels: labels,
+                                            globalBatch: n, dscores: dlogits) }
+                : { _ = multiclass_svm_forward(batch: n, classes: classes, scores: UnsafeBufferPointer(logits),
+                                               labels: labels, globalBatch: n) }
+        case "", "softmax_cross_entropy":
+            run = backward
+                ? { softmax_cross_entropy_backward(batch: n, classes: classes, probs: UnsafeBufferPointer(probs),
+                                                   labels: labels, globalBatch: n, dlogits: dlogits) }
+                : { _ = softmax_cross_entropy_forward(batch: n, classes: classes, logits: UnsafeBufferPointer(logits),
+                                                      labels: labels, globalBatch: n, probs: probs) }
+        default:
+            throw CalibrationError(work, "unknown loss variant '\(work.variant)'")
+        }
+    }
+}

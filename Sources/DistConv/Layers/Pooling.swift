@@ -120,3 +120,46 @@ extension PoolingLayer: LayerPartitioning {
         dx ? [work(.poolingBackward, op, r)] : []
     }
 }
+
+// MARK: - Calibration
+
+/// The calibration's trial of a pooling's passes: this layer's kernels on one shard.
+extension CalibrationTrial {
+    func pooling(_ work: KernelWork) throws {
+        let (n, c, h, w) = try nchw(work, work.input, "input")
+        let (_, _, oh, ow) = try nchw(work, work.output, "output")
+        let (kh, kw, sh, sw) = try window(work)
+        let g = try Pool2DGeometry(channels: c, height: h, width: w, kernelHeight: kh, kernelWidth: kw, strideH: sh,
+                                   strideW: sw, paddingH: min(Self.padding(input: h, output: oh, kernel: kh, stride: sh), kh / 2),
+                                   paddingW: min(Self.padding(input: w, output: ow, kernel: kw, stride: sw), kw / 2))
+        let shard = SpatialShard(inputRows: 0..<h, inputCols: 0..<w, outputRows: 0..<min(oh, g.outputHeight),
+                                 outputCols: 0..<min(ow, g.outputWidth))
+        let layout = Self.layout(block: work.block)
+        let x = floats(layout.count(n: n, c: c, h: h, w: w))
+        let y = floats(layout.count(n: n, c: c, h: shard.outputRows.count, w: shard.outputCols.count))
+        let max = work.variant != "average"
+        if max && maxpool2d_blocked16_supports(g, layout: layout) {
+            let argmax = indices(y.count, below: 1)
+            if work.kind == .poolingForward {
+                run = { maxpool2d_forward_blocked16(g, shard, batch: n, x: UnsafeBufferPointer(x), y: y, argmax: argmax) }
+            } else {
+                maxpool2d_forward_blocked16(g, shard, batch: n, x: UnsafeBufferPointer(x), y: y, argmax: argmax)
+                let dx = floats(x.count)
+                run = { maxpool2d_backward_blocked16(g, shard, batch: n, dy: UnsafeBufferPointer(y),
+                                                     argmax: UnsafeBufferPointer(argmax), dx: dx) }
+            }
+            return
+        }
+        let k = try DNNLPooling(g, shard, batch: n, kind: max ? .max : .average, layout: layout)
+        retained.append(k)
+        let ws = UnsafeMutableRawBufferPointer(indices((k.workspaceBytes + 3) / 4, below: 1))
+        let workspace = k.workspaceBytes == 0 ? nil : ws
+        k.forward(x: UnsafeBufferPointer(x), y: y, workspace: workspace)
+        if work.kind == .poolingForward {
+            run = { k.forward(x: UnsafeBufferPointer(x), y: y, workspace: workspace) }
+        } else {
+            let dx = floats(x.count)
+            run = { k.backward(dy: UnsafeBufferPointer(y), workspace: workspace.map { UnsafeRawBufferPointer($0) }, dx: dx) }
+        }
+    }
+}
