@@ -3,7 +3,7 @@ import Geometry
 import Testing
 import TestSupport
 
-// The nChw16c max-pool loops against Pooling.swift's NCHW kernels on whole tensors and
+// The nChw16c and (with AVX2) nChw8c max-pool loops against Pooling.swift's NCHW kernels on whole tensors and
 // halo'd shards: the same maxima and, since both route each gradient to the first
 // maximum and add overlapping windows in output order, the same input gradient bit for bit.
 
@@ -15,7 +15,10 @@ let blockedMaxCases: [DNNLPoolCase] = [
     PoolCase(max: true, n: 2, c: 20, h: 11, w: 9, k: 2, s: 2, p: 0),
     PoolCase(max: true, n: 1, c: 16, h: 10, w: 11, k: 2, s: 3, p: 1),
 ].flatMap { p in
-    ([ProcessGrid(shape: [1, 1, 1, 1])] + shardGrids).map { DNNLPoolCase(pool: p, grid: $0, layout: .blocked(16)) }
+    ([ProcessGrid(shape: [1, 1, 1, 1])] + shardGrids).flatMap { grid in
+        [ActivationLayout.blocked(16), .blocked(8)].filter { $0 == .blocked(16) || CPUFeatures.avx2 }
+            .map { DNNLPoolCase(pool: p, grid: grid, layout: $0) }
+    }
 }
 
 @Suite struct PoolingBlockedTests {
@@ -23,7 +26,8 @@ let blockedMaxCases: [DNNLPoolCase] = [
     func matchesTheNCHWKernels(_ pc: DNNLPoolCase) throws {
         let p = pc.pool
         let g = try p.geometry()
-        #expect(maxpool2d_blocked16_supports(g, layout: .blocked(16)) && !maxpool2d_blocked16_supports(g, layout: .nchw))
+        let layout = pc.layout
+        #expect(maxpool2d_blocked_supports(g, layout: layout) && !maxpool2d_blocked_supports(g, layout: .nchw))
         var rng = SplitMix64(seed: 5)
         let xShape = [p.n, p.c, p.h, p.w], yShape = [p.n, p.c, g.outputHeight, g.outputWidth]
         // Ties on purpose: values from a handful of levels, so first-maximum order matters.
@@ -39,41 +43,42 @@ let blockedMaxCases: [DNNLPoolCase] = [
             let yRef = reference.forward(xl).y, dxRef = reference.backward(xl, dy: dyl)
 
             let inRows = s.inputRows.count, inCols = s.inputCols.count, outRows = s.outputRows.count, outCols = s.outputCols.count
-            let xb = toLayout(xl, n: p.n, c: p.c, h: inRows, w: inCols, .blocked(16))
-            let dyb = toLayout(dyl, n: p.n, c: p.c, h: outRows, w: outCols, .blocked(16))
-            var yb = [Float](repeating: .nan, count: ActivationLayout.blocked(16).count(n: p.n, c: p.c, h: outRows, w: outCols))
+            let xb = toLayout(xl, n: p.n, c: p.c, h: inRows, w: inCols, layout)
+            let dyb = toLayout(dyl, n: p.n, c: p.c, h: outRows, w: outCols, layout)
+            var yb = [Float](repeating: .nan, count: layout.count(n: p.n, c: p.c, h: outRows, w: outCols))
             var dxb = [Float](repeating: .nan, count: xb.count)
             var argmax = [Int32](repeating: -7, count: yb.count)
             xb.withUnsafeBufferPointer { xp in
                 yb.withUnsafeMutableBufferPointer { yp in
                     argmax.withUnsafeMutableBufferPointer {
-                        maxpool2d_forward_blocked16(g, s, batch: p.n, x: xp, y: yp, argmax: $0)
+                        maxpool2d_forward_blocked(g, s, batch: p.n, layout: layout, x: xp, y: yp, argmax: $0)
                     }
                 }
             }
             dyb.withUnsafeBufferPointer { dyp in
                 dxb.withUnsafeMutableBufferPointer { dxp in
-                    argmax.withUnsafeBufferPointer { maxpool2d_backward_blocked16(g, s, batch: p.n, dy: dyp, argmax: $0, dx: dxp) }
+                    argmax.withUnsafeBufferPointer { maxpool2d_backward_blocked(g, s, batch: p.n, layout: layout, dy: dyp, argmax: $0, dx: dxp) }
                 }
             }
             // The scatter and, for windows that do not overlap, the AVX-512 stores: the same bits.
-            for vector in CPUFeatures.avx512 && p.s >= p.k ? [false, true] : [false] {
+            for vector in layout == .blocked(16) && CPUFeatures.avx512 && p.s >= p.k ? [false, true] : [false] {
                 var other = [Float](repeating: .nan, count: xb.count)
                 dyb.withUnsafeBufferPointer { dyp in
                     other.withUnsafeMutableBufferPointer { dxp in
                         argmax.withUnsafeBufferPointer {
-                            maxpool2d_backward_blocked16(g, s, batch: p.n, dy: dyp, argmax: $0, dx: dxp, vector: vector)
+                            maxpool2d_backward_blocked(g, s, batch: p.n, layout: layout, dy: dyp, argmax: $0, dx: dxp,
+                                                       vector: vector)
                         }
                     }
                 }
                 #expect(other.map(\.bitPattern) == dxb.map(\.bitPattern), "\(pc) rank \(rank) vector \(vector)")
             }
             let what = "\(pc) rank \(rank)"
-            #expect(fromLayout(yb, n: p.n, c: p.c, h: outRows, w: outCols, .blocked(16)) == yRef, "\(what) forward")
-            #expect(fromLayout(dxb, n: p.n, c: p.c, h: inRows, w: inCols, .blocked(16)) == dxRef, "\(what) dx")
-            #expect(paddedChannelValues(yb, n: p.n, c: p.c, h: outRows, w: outCols, .blocked(16)).allSatisfy { $0 == 0 },
+            #expect(fromLayout(yb, n: p.n, c: p.c, h: outRows, w: outCols, layout) == yRef, "\(what) forward")
+            #expect(fromLayout(dxb, n: p.n, c: p.c, h: inRows, w: inCols, layout) == dxRef, "\(what) dx")
+            #expect(paddedChannelValues(yb, n: p.n, c: p.c, h: outRows, w: outCols, layout).allSatisfy { $0 == 0 },
                     "\(what) y padding")
-            #expect(paddedChannelValues(dxb, n: p.n, c: p.c, h: inRows, w: inCols, .blocked(16)).allSatisfy { $0 == 0 },
+            #expect(paddedChannelValues(dxb, n: p.n, c: p.c, h: inRows, w: inCols, layout).allSatisfy { $0 == 0 },
                     "\(what) dx padding")
         }
     }

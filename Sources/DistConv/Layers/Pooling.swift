@@ -5,7 +5,7 @@ import Kernels
 /// `DNNLPooling`) max pooling keeps oneDNN's workspace of winners from forward to
 /// backward; the reference kernels (NCHW) keep the argmax of every output (Int32 indices
 /// into the local input). Both live in the layer's index storage. Max pooling in nChw16c
-/// runs on Kernels' own SIMD loops (`maxpool2d_forward_blocked16`, faster than oneDNN's
+/// runs on Kernels' own SIMD loops (`maxpool2d_forward_blocked`, faster than oneDNN's
 /// primitive at these shapes), which keep their argmax there too.
 struct PoolingLayer: ShardLayer {
     let geometry: Pool2DGeometry
@@ -32,7 +32,7 @@ struct PoolingLayer: ShardLayer {
         // cover_all windows wholly in padding are the reference kernels' alone.
         onednn = regions.onednn && !spec.coverAll
         layout = regions.inputLayout
-        blockedMax = onednn && mode == .max && maxpool2d_blocked16_supports(geometry, layout: layout)
+        blockedMax = onednn && mode == .max && maxpool2d_blocked_supports(geometry, layout: layout)
         precondition(onednn || layout == .nchw, "\(op.name): the reference pooling runs in NCHW, planned \(layout)")
         outputCount = layout.storedCount(regions.output)
     }
@@ -48,8 +48,8 @@ struct PoolingLayer: ShardLayer {
     func forward<T: RuntimeScalar>(_ io: LayerIO<T>, _ context: StepContext) -> Double {
         if blockedMax {
             if batch > 0 && shard.outputPlane > 0 {
-                maxpool2d_forward_blocked16(geometry, shard, batch: batch, x: floats(io.cx), y: floats(io.y),
-                                            argmax: io.indices)
+                maxpool2d_forward_blocked(geometry, shard, batch: batch, layout: layout, x: floats(io.cx),
+                                          y: floats(io.y), argmax: io.indices)
             }
             return 0
         }
@@ -69,8 +69,8 @@ struct PoolingLayer: ShardLayer {
         guard let dx = io.dx else { return }
         if blockedMax {
             guard batch > 0 && shard.outputPlane > 0 else { return dx.update(repeating: 0) }
-            return maxpool2d_backward_blocked16(geometry, shard, batch: batch, dy: floats(io.cdy),
-                                                argmax: UnsafeBufferPointer(io.indices), dx: floats(dx))
+            return maxpool2d_backward_blocked(geometry, shard, batch: batch, layout: layout, dy: floats(io.cdy),
+                                              argmax: UnsafeBufferPointer(io.indices), dx: floats(dx))
         }
         if let k = io.kernels as? DNNLPooling {
             k.backward(dy: floats(io.cdy), workspace: workspace(k, io).map { UnsafeRawBufferPointer($0) }, dx: floats(dx))
@@ -138,14 +138,16 @@ extension CalibrationTrial {
         let x = floats(layout.count(n: n, c: c, h: h, w: w))
         let y = floats(layout.count(n: n, c: c, h: shard.outputRows.count, w: shard.outputCols.count))
         let max = work.variant != "average"
-        if max && maxpool2d_blocked16_supports(g, layout: layout) {
+        if max && maxpool2d_blocked_supports(g, layout: layout) {
             let argmax = indices(y.count, below: 1)
             if work.kind == .poolingForward {
-                run = { maxpool2d_forward_blocked16(g, shard, batch: n, x: UnsafeBufferPointer(x), y: y, argmax: argmax) }
+                run = { maxpool2d_forward_blocked(g, shard, batch: n, layout: layout, x: UnsafeBufferPointer(x), y: y,
+                                                 argmax: argmax) }
             } else {
-                maxpool2d_forward_blocked16(g, shard, batch: n, x: UnsafeBufferPointer(x), y: y, argmax: argmax)
+                maxpool2d_forward_blocked(g, shard, batch: n, layout: layout, x: UnsafeBufferPointer(x), y: y,
+                                          argmax: argmax)
                 let dx = floats(x.count)
-                run = { maxpool2d_backward_blocked16(g, shard, batch: n, dy: UnsafeBufferPointer(y),
+                run = { maxpool2d_backward_blocked(g, shard, batch: n, layout: layout, dy: UnsafeBufferPointer(y),
                                                      argmax: UnsafeBufferPointer(argmax), dx: dx) }
             }
             return
