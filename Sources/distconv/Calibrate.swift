@@ -70,7 +70,6 @@ struct CalibrateCommand: ParsableCommand {
         print("wrote \(output)")
     }
 
-    /// "2,12" -> 2 us, 12 GB/s.
     /// Temporary file beside `path`, fsynced, renamed over it.
     static func write(_ data: Data, to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"

@@ -12,7 +12,7 @@ extension CalibrationTrial {
     /// edge), which makes the same kernel call on the same amount of data.
     ///
     /// Layouts (`StepCostModel`'s convention): `block` is the layout a convolution writes
-    /// and the one the other kinds read and write (1: NCHW, 16: nChw16c); a convolution
+    /// and the one the other kinds read and write (1: NCHW, 16 or 8: nChw16c, nChw8c); a convolution
     /// reads `input` (default: its `block`; the first one reads NCHW data).
     /// Variants: pooling `max`/`average`; element-wise `relu`/`tanh`/`sigmoid`/
     /// `dropout`/`affine`/`flatten` (a copy); loss `softmax_cross_entropy`/

@@ -17,8 +17,9 @@ import Geometry
 /// fixed policies, and the cheapest that fits wins (so auto is never predicted slower
 /// than a fixed policy) — but mixed grids must beat the best fixed policy that fits by
 /// `minimumGain` to be chosen. Each grid change adds a point where ranks wait for each
-/// other, which the model does not price (on this project's shared 2-core VM, 0.2–0.7 ms
-/// each in a 12 ms step), and a prediction a few percent ahead is inside the
+/// other, which the model prices only as the profile's constant `synchronisation` (on
+/// this project's shared 2-core VM training showed 0.2–0.7 ms each in a 12 ms step, where
+/// calibrate measured 56–84 µs), and a prediction a few percent ahead is inside the
 /// calibration's own spread: such a gain is not one the runs would show.
 ///
 /// Memory: the peak per rank comes from the real `MemoryPlan` (`StepCostModel.estimate`:
