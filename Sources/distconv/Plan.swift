@@ -152,7 +152,7 @@ struct PlanCommand: ParsableCommand {
                 let gain = 1 - d.estimate.seconds / result.best.estimate.seconds
                 print(ProjectionTable.breakdownRow(d.name, d.estimate)
                       + String(format: "  (%.1f%% ahead, under the %.0f%% a grid change must gain: not chosen)",
-                               100 * gain, 100 * GridSearch.defaultMinimumGain))
+                               100 * gain, 100 * result.minimumGain))
             }
             print("")
             print("auto's grids:")

@@ -59,6 +59,8 @@ public struct GridSearch: Sendable {
         /// less than `minimumGain`); nil when `best` holds them or a fixed policy is
         /// cheaper outright.
         public var declined: Choice?
+        /// The gain a grid change had to show to be chosen (the search's `minimumGain`).
+        public var minimumGain: Double
     }
 
     public enum SearchError: Error, Equatable {
@@ -102,7 +104,7 @@ public struct GridSearch: Sendable {
                                                    minimumGain: minimumGain)
         best = chosen
         best.name = "auto"
-        return Result(best: best, policies: policies, declined: declined)
+        return Result(best: best, policies: policies, declined: declined, minimumGain: minimumGain)
     }
 
     /// `cheapest`, unless its grids differ from every one of `policies` (those that fit)
